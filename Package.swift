@@ -1,0 +1,47 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "cvseg",
+    products: [
+        .executable(name: "cvseg", targets: ["CVSegCLI"]),
+        .library(name: "CVSegCore", targets: ["CVSegCore"]),
+        .library(name: "CVSegIO", targets: ["CVSegIO"]),
+        .library(name: "CVSegClassical", targets: ["CVSegClassical"]),
+        .library(name: "CVSegEval", targets: ["CVSegEval"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // MARK: - System libraries (C). Each is imported by exactly one target.
+        .systemLibrary(
+            name: "CPNG", pkgConfig: "libpng",
+            providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(
+            name: "CJPEG", pkgConfig: "libjpeg",
+            providers: [.apt(["libjpeg-dev"])]),
+        // C shims: libpng and libjpeg report errors with longjmp, which Swift must never see.
+        .target(name: "CVSegShims", dependencies: ["CPNG", "CJPEG"]),
+
+        // MARK: - Public API
+        .target(name: "CVSegCore"),
+        .target(name: "CVSegIO", dependencies: ["CVSegCore", "CVSegShims"]),
+        .target(name: "CVSegClassical", dependencies: ["CVSegCore"]),
+        .target(name: "CVSegEval", dependencies: ["CVSegCore"]),
+        .executableTarget(
+            name: "CVSegCLI",
+            dependencies: [
+                "CVSegCore", "CVSegIO", "CVSegClassical", "CVSegEval",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+
+        // MARK: - Tests
+        .testTarget(name: "CVSegCoreTests", dependencies: ["CVSegCore"]),
+        .testTarget(name: "CVSegIOTests", dependencies: ["CVSegIO", "CVSegCore"], exclude: ["Fixtures"]),
+        .testTarget(name: "CVSegClassicalTests", dependencies: ["CVSegClassical", "CVSegIO", "CVSegCore"],
+                    exclude: ["Fixtures"]),
+        .testTarget(name: "CVSegEvalTests", dependencies: ["CVSegEval", "CVSegCore"]),
+        .testTarget(name: "CVSegCLITests", dependencies: ["CVSegCLI", "CVSegIO", "CVSegCore"]),
+    ]
+)

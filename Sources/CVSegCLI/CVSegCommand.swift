@@ -1,0 +1,15 @@
+import ArgumentParser
+
+@main
+struct CVSegCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cvseg",
+        abstract: "Image segmentation, detection and their evaluation.",
+        discussion: """
+            Inputs are files and folders (walked recursively in sorted order; .png .jpg .jpeg). \
+            Outputs mirror the input tree under -o. Exit status: 0 all inputs done, 1 some inputs \
+            failed (the others were still processed), 64 usage error.
+            """,
+        version: "0.1.0",
+        subcommands: [Segment.self, Eval.self])
+}

@@ -1,0 +1,82 @@
+import CVSegCore
+
+/// A confusion matrix accumulated over pixels: `counts[gt * classes + pred]`.
+///
+/// Ground-truth pixels equal to `ignoreLabel` are skipped; a label outside `0..<classes` in the
+/// ground truth or the prediction is an error (it would otherwise vanish from every metric).
+/// Metrics follow the confusion-matrix definitions of mmsegmentation and torchvision's references:
+/// IoU_c = TP / (TP + FP + FN), summed over the whole dataset (not averaged per image).
+public struct ConfusionMatrix: Sendable, Equatable {
+    public let classes: Int
+    public private(set) var counts: [Int]
+
+    public init(classes: Int) {
+        precondition(classes > 0, "a confusion matrix needs at least one class")
+        self.classes = classes
+        counts = [Int](repeating: 0, count: classes * classes)
+    }
+
+    public subscript(truth: Int, predicted: Int) -> Int { counts[truth * classes + predicted] }
+
+    /// Adds one image's pixels.
+    /// - Throws: ``CVSegError/invalidArgument(_:)`` when the sizes differ or a label is out of range.
+    public mutating func add(predicted: LabelMap, truth: LabelMap, ignoreLabel: Int32? = LabelMap.ignoreLabel) throws {
+        guard predicted.width == truth.width, predicted.height == truth.height else {
+            throw CVSegError.invalidArgument(
+                "prediction is \(predicted.width)x\(predicted.height) but ground truth is \(truth.width)x\(truth.height)")
+        }
+        let k = classes
+        var bad: (gt: Int32, pred: Int32)?
+        counts.withUnsafeMutableBufferPointer { m in
+            predicted.labels.withUnsafeBufferPointer { p in
+                truth.labels.withUnsafeBufferPointer { t in
+                    for i in 0..<t.count {
+                        let g = t[i]
+                        if let ignoreLabel, g == ignoreLabel { continue }
+                        let q = p[i]
+                        guard g >= 0, Int(g) < k, q >= 0, Int(q) < k else { bad = (g, q); return }
+                        m[Int(g) * k + Int(q)] += 1
+                    }
+                }
+            }
+        }
+        if let bad {
+            throw CVSegError.invalidArgument(
+                "label out of range 0..<\(k): ground truth \(bad.gt), prediction \(bad.pred)")
+        }
+    }
+
+    /// Adds another matrix of the same size.
+    public mutating func add(_ other: ConfusionMatrix) {
+        precondition(other.classes == classes, "confusion matrices of different sizes")
+        for i in counts.indices { counts[i] += other.counts[i] }
+    }
+
+    public var total: Int { counts.reduce(0, +) }
+    public func truePositives(_ c: Int) -> Int { self[c, c] }
+    public func falsePositives(_ c: Int) -> Int { (0..<classes).reduce(0) { $0 + ($1 == c ? 0 : self[$1, c]) } }
+    public func falseNegatives(_ c: Int) -> Int { (0..<classes).reduce(0) { $0 + ($1 == c ? 0 : self[c, $1]) } }
+}
+
+/// Foreground metrics of a two-class (background 0, foreground 1) confusion matrix.
+/// A ratio whose denominator is zero is NaN (reported as such, never silently 0 or 1).
+public struct BinaryMetrics: Sendable, Equatable {
+    public let truePositives: Int, falsePositives: Int, falseNegatives: Int, trueNegatives: Int
+
+    public init(_ m: ConfusionMatrix) {
+        precondition(m.classes == 2, "binary metrics need a 2-class matrix")
+        truePositives = m[1, 1]; falsePositives = m[0, 1]
+        falseNegatives = m[1, 0]; trueNegatives = m[0, 0]
+    }
+
+    private func ratio(_ a: Int, _ b: Int) -> Double { b == 0 ? .nan : Double(a) / Double(b) }
+    public var precision: Double { ratio(truePositives, truePositives + falsePositives) }
+    public var recall: Double { ratio(truePositives, truePositives + falseNegatives) }
+    /// F1 = Dice = 2TP / (2TP + FP + FN).
+    public var f1: Double { ratio(2 * truePositives, 2 * truePositives + falsePositives + falseNegatives) }
+    /// Intersection over union of the foreground, TP / (TP + FP + FN).
+    public var iou: Double { ratio(truePositives, truePositives + falsePositives + falseNegatives) }
+    public var accuracy: Double {
+        ratio(truePositives + trueNegatives, truePositives + trueNegatives + falsePositives + falseNegatives)
+    }
+}

@@ -1,0 +1,138 @@
+import CVSegCore
+internal import CVSegShims
+
+/// Decoding PNG and JPEG bytes through libpng and libjpeg(-turbo).
+public enum ImageDecoder {
+    /// Decodes `bytes`, which came from `file` (used in error messages only).
+    ///
+    /// - Parameters:
+    ///   - format: the format to expect; nil to go by the bytes' signature.
+    /// - Throws: ``CVSegError`` naming `file` and the cause: `.decode` for invalid data,
+    ///   `.corruptData` for data that decodes only with corruption warnings (unless
+    ///   `options.lenient`), `.tooLarge`, `.unsupported` (CMYK JPEG).
+    public static func decode(_ bytes: [UInt8], file: String, format: ImageFormat? = nil,
+                              options: DecodeOptions) throws -> DecodedImage {
+        if bytes.isEmpty {
+            throw CVSegError.decode(file: file, format: format?.description ?? "image",
+                                    reason: "the file is empty (0 bytes)")
+        }
+        guard let format = format ?? ImageFormat(sniffing: bytes) else {
+            throw CVSegError.decode(file: file, format: "image",
+                                    reason: "neither a PNG nor a JPEG file (unrecognised signature)")
+        }
+        var copts = cvseg_decode_options()
+        copts.lenient = options.lenient ? 1 : 0
+        copts.palette_as_indices = options.palette == .indices ? 1 : 0
+        copts.max_width = UInt32(clamping: options.maxSide)
+        copts.max_height = UInt32(clamping: options.maxSide)
+        copts.max_pixels = UInt64(clamping: options.maxPixels)
+        return try bytes.withUnsafeBufferPointer { buffer in
+            switch format {
+            case .png:
+                return try decodePNG(buffer, file: file, options: copts)
+            case .jpeg:
+                return try decodeJPEG(buffer, file: file, options: copts)
+            }
+        }
+    }
+
+    private static func decodePNG(_ bytes: UnsafeBufferPointer<UInt8>, file: String,
+                                  options: cvseg_decode_options) throws -> DecodedImage {
+        var options = options
+        var info = cvseg_image_info()
+        var reader: OpaquePointer?
+        let status = cvseg_png_open(bytes.baseAddress, bytes.count, &options, &reader, &info)
+        guard status == Int32(CVSEG_OK), let reader else {
+            throw error(status: status, info: info, file: file, format: "PNG")
+        }
+        defer { cvseg_png_free(reader) }
+        let isIndexed = options.palette_as_indices != 0 && info.source_color == 3
+        let samples = try readSamples(info: info) { pointer, info in
+            cvseg_png_read_pixels(reader, pointer, &info)
+        } onError: { status, info in
+            error(status: status, info: info, file: file, format: "PNG")
+        }
+        return try makeImage(samples, info: info, indexed: isIndexed, file: file)
+    }
+
+    private static func decodeJPEG(_ bytes: UnsafeBufferPointer<UInt8>, file: String,
+                                   options: cvseg_decode_options) throws -> DecodedImage {
+        var options = options
+        var info = cvseg_image_info()
+        var reader: OpaquePointer?
+        let status = cvseg_jpeg_open(bytes.baseAddress, bytes.count, &options, &reader, &info)
+        guard status == Int32(CVSEG_OK), let reader else {
+            throw error(status: status, info: info, file: file, format: "JPEG")
+        }
+        defer { cvseg_jpeg_free(reader) }
+        let samples = try readSamples(info: info) { pointer, info in
+            cvseg_jpeg_read_pixels(reader, pointer, &info)
+        } onError: { status, info in
+            error(status: status, info: info, file: file, format: "JPEG")
+        }
+        return try makeImage(samples, info: info, indexed: false, file: file)
+    }
+
+    /// Allocates the output rows and lets `read` fill them.
+    private static func readSamples(
+        info: cvseg_image_info,
+        read: (UnsafeMutablePointer<UInt8>, inout cvseg_image_info) -> Int32,
+        onError: (Int32, cvseg_image_info) -> CVSegError
+    ) throws -> [UInt8] {
+        var info = info
+        let byteCount = info.row_bytes * Int(info.height)
+        var status = Int32(CVSEG_OK)
+        let bytes = [UInt8](unsafeUninitializedCapacity: max(byteCount, 1)) { buffer, initialized in
+            // Zero first: on a failed read nothing uninitialised may escape.
+            buffer.initialize(repeating: 0)
+            status = read(buffer.baseAddress!, &info)
+            initialized = byteCount
+        }
+        guard status == Int32(CVSEG_OK) else { throw onError(status, info) }
+        return bytes
+    }
+
+    private static func makeImage(_ bytes: [UInt8], info: cvseg_image_info, indexed: Bool,
+                                  file: String) throws -> DecodedImage {
+        let width = Int(info.width), height = Int(info.height)
+        guard let layout = ColorLayout(channels: Int(info.channels)),
+              info.bit_depth == 8 || info.bit_depth == 16,
+              info.row_bytes == width * Int(info.channels) * Int(info.bit_depth) / 8 else {
+            throw CVSegError.unsupported(
+                file: file, reason: "unexpected decoder output (\(info.channels) channels, \(info.bit_depth) bits)")
+        }
+        if indexed {
+            let palette = withUnsafeBytes(of: info.palette) { raw in
+                (0..<Int(info.palette_count)).map { i in
+                    RGBA(raw[4 * i], raw[4 * i + 1], raw[4 * i + 2], raw[4 * i + 3])
+                }
+            }
+            let indices = Image<UInt8>(width: width, height: height, layout: .gray, samples: bytes)
+            return .indexed(IndexedImage(indices: indices, palette: palette))
+        }
+        if info.bit_depth == 8 {
+            return .image(.uint8(Image(width: width, height: height, layout: layout, samples: bytes)))
+        }
+        let count = width * height * layout.channels
+        let samples = [UInt16](unsafeUninitializedCapacity: count) { buffer, initialized in
+            bytes.withUnsafeBytes { raw in
+                for i in 0..<count { buffer[i] = raw.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self) }
+            }
+            initialized = count
+        }
+        return .image(.uint16(Image(width: width, height: height, layout: layout, samples: samples)))
+    }
+
+    private static func error(status: Int32, info: cvseg_image_info, file: String, format: String) -> CVSegError {
+        let message = withUnsafeBytes(of: info.message) { raw in
+            String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+        }
+        switch Int(status) {
+        case Int(CVSEG_ERR_TOO_LARGE): return .tooLarge(file: file, detail: message)
+        case Int(CVSEG_ERR_CORRUPT): return .corruptData(file: file, format: format, detail: message)
+        case Int(CVSEG_ERR_UNSUPPORTED): return .unsupported(file: file, reason: message)
+        case Int(CVSEG_ERR_NOMEM): return .decode(file: file, format: format, reason: "out of memory")
+        default: return .decode(file: file, format: format, reason: message.isEmpty ? "unknown error" : message)
+        }
+    }
+}

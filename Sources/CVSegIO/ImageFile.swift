@@ -1,0 +1,124 @@
+import CVSegCore
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Reading and writing image files.
+public enum ImageFile {
+    /// Reads and decodes the image at `path`.
+    ///
+    /// The format comes from the file's signature; a file whose extension names another format
+    /// (a JPEG called `.png`) is an error, so that mislabelled data is noticed.
+    /// - Throws: ``CVSegError`` naming `path`: `.io` when the file cannot be read, and the
+    ///   decoder's errors (see ``ImageDecoder/decode(_:file:format:options:)``).
+    public static func read(_ path: String, options: DecodeOptions) throws -> DecodedImage {
+        let bytes = try FileBytes.read(path)
+        if bytes.isEmpty {
+            throw CVSegError.decode(file: path, format: ImageFormat(pathExtensionOf: path)?.description ?? "image",
+                                    reason: "the file is empty (0 bytes)")
+        }
+        let sniffed = ImageFormat(sniffing: bytes)
+        let named = ImageFormat(pathExtensionOf: path)
+        if let sniffed, let named, sniffed != named {
+            throw CVSegError.wrongExtension(file: path, contents: sniffed.description, extension: named.description)
+        }
+        guard let format = sniffed else {
+            throw CVSegError.decode(file: path, format: named?.description ?? "image",
+                                    reason: "not a \(named?.description ?? "PNG or JPEG") file (unrecognised signature)")
+        }
+        return try ImageDecoder.decode(bytes, file: path, format: format, options: options)
+    }
+
+    /// Writes `bytes` to `path` atomically: into a temporary file in the same folder, then renamed
+    /// over `path`, so an interrupted run never leaves a half-written file. Creates missing folders.
+    public static func writeAtomically(_ bytes: [UInt8], to path: String) throws {
+        try FileBytes.writeAtomically(bytes, to: path)
+    }
+}
+
+/// Whole-file reads and atomic writes with POSIX calls, so every failure carries `errno`'s text.
+public enum FileBytes {
+    public static func read(_ path: String) throws -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw ioError(path, "read") }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw ioError(path, "read") }
+        if (st.st_mode & S_IFMT) == S_IFDIR {
+            throw CVSegError.io(path: path, operation: "read", reason: "it is a directory")
+        }
+        var bytes = [UInt8]()
+        bytes.reserveCapacity(Int(st.st_size))
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw ioError(path, "read")
+            }
+            if n == 0 { break }
+            bytes.append(contentsOf: chunk[0..<n])
+        }
+        return bytes
+    }
+
+    public static func writeAtomically(_ bytes: [UInt8], to path: String) throws {
+        let folder = parentFolder(of: path)
+        try createFolders(folder)
+        let name = path.split(separator: "/").last.map(String.init) ?? path
+        let temp = (folder.isEmpty ? "" : folder + "/") + ".\(name).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw ioError(path, "write") }
+        var written = 0
+        let ok = bytes.withUnsafeBytes { raw -> Bool in
+            while written < raw.count {
+                let n = write(fd, raw.baseAddress! + written, raw.count - written)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    return false
+                }
+                written += n
+            }
+            return true
+        }
+        let saved = errno
+        if !ok || close(fd) != 0 {
+            let reason = String(cString: strerror(ok ? errno : saved))
+            unlink(temp)
+            throw CVSegError.io(path: path, operation: "write", reason: reason)
+        }
+        guard rename(temp, path) == 0 else {
+            let error = ioError(path, "write")
+            unlink(temp)
+            throw error
+        }
+    }
+
+    /// Creates `folder` and its missing parents (like `mkdir -p`).
+    public static func createFolders(_ folder: String) throws {
+        guard !folder.isEmpty else { return }
+        var st = stat()
+        if stat(folder, &st) == 0 {
+            guard (st.st_mode & S_IFMT) == S_IFDIR else {
+                throw CVSegError.io(path: folder, operation: "create folder", reason: "a file of that name exists")
+            }
+            return
+        }
+        try createFolders(parentFolder(of: folder))
+        if mkdir(folder, 0o755) != 0 && errno != EEXIST {
+            throw ioError(folder, "create folder")
+        }
+    }
+
+    static func parentFolder(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "" }
+        if slash == path.startIndex { return "/" }
+        return String(path[..<slash])
+    }
+
+    static func ioError(_ path: String, _ operation: String) -> CVSegError {
+        .io(path: path, operation: operation, reason: String(cString: strerror(errno)))
+    }
+}
