@@ -1,0 +1,187 @@
+import Foundation
+import Testing
+import CVSegCore
+import CVSegIO
+
+/// `cvseg segment otsu` end to end: the real binary on a folder tree with a broken file in it.
+@Suite(.serialized) struct SegmentOtsuTests {
+    /// in/a.png, in/sub/b.jpg, in/sub/deeper/c.png (RGB), in/sub/broken.png, in/notes.txt
+    static func makeTree(_ dir: TempDir) throws {
+        try dir.write("in/a.png", ImageEncoder.png(testImage(width: 40, height: 30, seed: 1)))
+        try dir.write("in/sub/b.jpg", ImageEncoder.jpeg(testImage(width: 48, height: 32, seed: 2), quality: 95))
+        let gray = testImage(width: 24, height: 20, seed: 3)
+        let rgb = Image<UInt8>(width: 24, height: 20, layout: .rgb, samples: gray.samples.flatMap { [$0, $0 / 2, $0] })
+        try dir.write("in/sub/deeper/c.png", ImageEncoder.png(rgb))
+        let good = try ImageEncoder.png(testImage(width: 40, height: 30, seed: 4))
+        try dir.write("in/sub/broken.png", Array(good.prefix(good.count / 2)))
+        try dir.write("in/notes.txt", Array("not an image".utf8))
+    }
+
+    @Test func mirrorsTheTreeAndReportsTheBrokenFile() throws {
+        let dir = try TempDir(); defer { dir.cleanup() }
+        try Self.makeTree(dir)
+        let r = try CLI.run(["segment", "otsu", dir.path + "/in", "-o", dir.path + "/out", "--json", "--jobs", "2"])
+        #expect(r.status == 1)
+        #expect(dir.files("out") == ["a.png", "sub/b.png", "sub/deeper/c.png"])
+        let summary = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any]
+        #expect(summary["written"] as? Int == 3)
+        #expect(summary["failed"] as? Int == 1)
+        let failures = summary["failures"] as! [[String: Any]]
+        #expect(failures.count == 1)
+        #expect((failures[0]["input"] as! String).hasSuffix("in/sub/broken.png"))
+        #expect((failures[0]["error"] as! String).contains("truncated"))
+        #expect(r.stderr.contains("FAILED") && r.stderr.contains("broken.png"))
+        // The masks are 0/255 gray and the rectangle is found.
+        guard case .image(.uint8(let mask)) = try ImageFile.read(dir.path + "/out/a.png", options: DecodeOptions(palette: .expand)) else {
+            Issue.record("mask is not 8-bit"); return
+        }
+        #expect(mask.layout == .gray && mask.width == 40 && mask.height == 30)
+        #expect(Set(mask.samples) == [0, 255])
+        #expect(mask[20, 15] == 255 && mask[2, 2] == 0)
+        let files = summary["files"] as! [[String: Any]]
+        let details = files[0]["details"] as! [String: Any]
+        #expect((details["threshold"] as! Int) > 60 && (details["threshold"] as! Int) < 180)
+    }
+
+    @Test func outputIsByteIdenticalWhateverTheJobCount() throws {
+        let dir = try TempDir(); defer { dir.cleanup() }
+        try Self.makeTree(dir)
+        for jobs in ["1", "2", "5"] {
+            _ = try CLI.run(["segment", "otsu", dir.path + "/in", "-o", dir.path + "/out\(jobs)", "--jobs", jobs, "--quiet"])
+        }
+        for name in dir.files("out1") {
+            let one = try FileBytes.read(dir.path + "/out1/" + name)
+            #expect(try FileBytes.read(dir.path + "/out2/" + name) == one)
+            #expect(try FileBytes.read(dir.path + "/out5/" + name) == one)
+        }
+        #expect(dir.files("out1").count == 3 && dir.files("out1") == dir.files("out5"))
+    }
+
+    @Test func skipExistingLeavesOutputsAlone() throws {
+        let dir = try TempDir(); defer { dir.cleanup() }
+        try Self.makeTree(dir)
+        try dir.write("out/a.png", [1, 2, 3]) // a stale file that must survive
+        let r = try CLI.run(["segment", "otsu", dir.path + "/in", "-o", dir.path + "/out", "--skip-existing", "--json"])
+        let summary = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any]
+        #expect(summary["skipped"] as? Int == 1 && summary["written"] as? Int == 2)
+        #expect(try FileBytes.read(dir.path + "/out/a.png") == [1, 2, 3])
+    }
+
+    @Test func shardsPartitionTheBatch() throws {
+        let dir = try TempDir(); defer { dir.cleanup() }
+        for i in 0..<12 { try dir.write("in/img\(i).png", ImageEncoder.png(testImage(width: 8, height: 8, seed: UInt64(i)))) }
+        var seen: [String] = []
+        for k in 1...3 {
+            let r = try CLI.run(["segment", "otsu", dir.path + "/in", "-o", dir.path + "/s\(k)", "--shard", "\(k)/3", "--quiet"])
+            #expect(r.status == 0)
+            seen += dir.files("s\(k)")
+        }
+        #expect(seen.sorted() == (0..<12).map { "img\($0).png" }.sorted())
+        // Stable: the same shard again gives the same files.
+        _ = try CLI.run(["segment", "otsu", dir.path + "/in", "-o", dir.path + "/again", "--shard", "2/3", "--quiet"])
+        #expect(dir.files("again") == dir.files("s2"))
+    }
+
+    @Test func formatsLabelsPaletteOverlay() throws {
+        let dir = try TempDir(); defer { dir.cleanup() }
+        try dir.write("in/a.png", ImageEncoder.png(testImage(width: 40, height: 30, seed: 1)))
+        for format in ["binary", "labels", "palette", "overlay"] {
+            let r = try CLI.run(["segment", "otsu", dir.path + "/in/a.png", "-o", dir.path + "/\(format)", "--format", format])
+            #expect(r.status == 0, "\(r.stderr)")
+        }
+        let file = "/a.png"
+        guard case .image(.uint8(let binary)) = try ImageFile.read(dir.path + "/binary" + file, options: DecodeOptions(palette: .indices)),
+              case .image(.uint8(let labels)) = try ImageFile.read(dir.path + "/labels" + file, options: DecodeOptions(palette: .indices)),
+              case .indexed(let palette) = try ImageFile.read(dir.path + "/palette" + file, options: DecodeOptions(palette: .indices)),
+              case .image(.uint8(let overlay)) = try ImageFile.read(dir.path + "/overlay" + file, options: DecodeOptions(palette: .expand))
+        else { Issue.record("unexpected mask kinds"); return }
+        #expect(labels.samples == binary.samples.map { $0 / 255 })
+        #expect(palette.indices.samples == labels.samples)
+        #expect(palette.palette == ColorMap.pascalVOC)
+        #expect(overlay.layout == .rgb && overlay.width == 40)
+        // A foreground pixel is tinted towards VOC red (128, 0, 0); a background one stays gray.
+        let fg = (15 * 40 + 20) * 3, bg = (2 * 40 + 2) * 3
+        #expect(overlay.samples[fg] > overlay.samples[fg + 1])
+        #expect(overlay.samples[bg] == overlay.samples[bg + 1])
+    }
+
+    @Test func sixteenBitInputUsesItsSixteenBitHistogram() throws {
+        let dir = try TempDir(); defer { dir.cleanup() }
+        // Two classes 1000 apart inside one 8-bit step: only a 16-bit threshold separates them.
+        let samples: [UInt16] = (0..<64).map { $0 < 24 ? 30_000 : 30_100 }
+        try dir.write("in/deep.png", ImageEncoder.png(Image(width: 8, height: 8, layout: .gray, samples: samples)))
+        let r = try CLI.run(["segment", "otsu", dir.path + "/in", "-o", dir.path + "/out", "--json", "--format", "labels"])
+        let summary = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any]
+        let details = (summary["files"] as! [[String: Any]])[0]["details"] as! [String: Any]
+        #expect(details["threshold"] as? Int == 30_000)
+        guard case .image(.uint8(let mask)) = try ImageFile.read(dir.path + "/out/deep.png", options: DecodeOptions(palette: .indices)) else {
+            Issue.record("no mask"); return
+        }
+        #expect(mask.samples == samples.map { $0 > 30_000 ? 1 : 0 })
+    }
+
+    @Test func missingInputFailsButOthersRun() throws {
+        let dir = try TempDir(); defer { dir.cleanup() }
+        try dir.write("in/a.png", ImageEncoder.png(testImage(width: 8, height: 8, seed: 1)))
+        let r = try CLI.run(["segment", "otsu", dir.path + "/nope", dir.path + "/in", "-o", dir.path + "/out"])
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("nope: No such file or directory"))
+        #expect(dir.files("out") == ["a.png"])
+        #expect(r.stdout.contains("segment otsu: 1 written, 1 failed"))
+    }
+
+    @Test func collidingOutputsAreReportedNotOverwritten() throws {
+        let dir = try TempDir(); defer { dir.cleanup() }
+        try dir.write("in/x.png", ImageEncoder.png(testImage(width: 8, height: 8, seed: 1)))
+        try dir.write("in/x.jpg", ImageEncoder.jpeg(testImage(width: 8, height: 8, seed: 2)))
+        let r = try CLI.run(["segment", "otsu", dir.path + "/in", "-o", dir.path + "/out", "--quiet"])
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("would overwrite the output of"))
+        #expect(dir.files("out") == ["x.png"])
+    }
+}
+
+/// The words of the command line: help, usage errors and their exit codes.
+@Suite struct CLIWordsTests {
+    @Test func helpListsEveryOptionWithItsDefault() throws {
+        let r = try CLI.run(["segment", "otsu", "--help"])
+        #expect(r.status == 0)
+        for option in ["--output", "--jobs", "--skip-existing", "--shard <K/N>", "--json", "--quiet", "--lenient",
+                       "--format <format>", "--png-compression <level>", "--gray <weights>", "--invert",
+                       "default: binary)", "default: bt601)", "(default: 1)"] {
+            #expect(r.stdout.contains(option), "help lacks \(option)")
+        }
+    }
+
+    @Test(arguments: [
+        (["segment", "otsu", "x", "-o", "y", "--jobs", "0"], "--jobs must be at least 1"),
+        (["segment", "otsu", "x", "-o", "y", "--shard", "4/3"], "--shard"),
+        (["segment", "otsu", "x", "-o", "y", "--format", "jpeg"], "--format"),
+        (["segment", "otsu", "x", "-o", "y", "--png-compression", "12"], "--png-compression must be 0...9"),
+        (["segment", "otsu", "x"], "--output"),
+        (["eval", "seg", "--pred", "a", "--gt", "b"], "Give --binary or --num-classes K"),
+    ])
+    func usageErrorsExit64(arguments: [String], message: String) throws {
+        let r = try CLI.run(arguments)
+        #expect(r.status == 64)
+        #expect(r.stderr.contains(message), "stderr: \(r.stderr)")
+    }
+}
+
+@Suite struct EvalSegCLITests {
+    @Test func binaryEvaluationOfSamples() throws {
+        let dir = try TempDir(); defer { dir.cleanup() }
+        // Ground truth 0/255, prediction 0/1 for the same picture with one wrong pixel.
+        var truth = Image<UInt8>(width: 4, height: 2, layout: .gray, samples: [0, 255, 255, 0, 0, 255, 255, 0])
+        try dir.write("gt/img.png", ImageEncoder.png(truth))
+        truth.samples[0] = 255
+        try dir.write("pred/img.png", ImageEncoder.png(Image(width: 4, height: 2, layout: .gray, samples: truth.samples.map { $0 / 255 })))
+        let r = try CLI.run(["eval", "seg", "--pred", dir.path + "/pred", "--gt", dir.path + "/gt", "--binary",
+                             "--json", dir.path + "/m.json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        // TP 4, FP 1, FN 0: IoU 0.8, F1 8/9.
+        #expect(r.stdout.contains("IoU 0.8000"))
+        let m = try JSONSerialization.jsonObject(with: Data(FileBytes.read(dir.path + "/m.json"))) as! [String: Any]
+        #expect(abs((m["F1"] as! Double) - 8.0 / 9.0) < 1e-12)
+    }
+}

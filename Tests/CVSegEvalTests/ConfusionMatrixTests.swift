@@ -1,0 +1,41 @@
+import Testing
+import CVSegCore
+@testable import CVSegEval
+
+@Suite struct ConfusionMatrixTests {
+    @Test func binaryCountsAndMetricsByHand() throws {
+        let truth = LabelMap(width: 4, height: 2, labels: [1, 1, 1, 0, 0, 0, 0, 1])
+        let pred = LabelMap(width: 4, height: 2, labels: [1, 1, 0, 1, 0, 0, 0, 1])
+        var m = ConfusionMatrix(classes: 2)
+        try m.add(predicted: pred, truth: truth, ignoreLabel: nil)
+        // TP = 3 (0,1,7), FN = 1 (2), FP = 1 (3), TN = 3.
+        let b = BinaryMetrics(m)
+        #expect(b.truePositives == 3 && b.falseNegatives == 1 && b.falsePositives == 1 && b.trueNegatives == 3)
+        #expect(abs(b.iou - 3.0 / 5.0) < 1e-12)
+        #expect(abs(b.f1 - 6.0 / 8.0) < 1e-12)
+        #expect(abs(b.precision - 0.75) < 1e-12 && abs(b.recall - 0.75) < 1e-12)
+        #expect(abs(b.accuracy - 6.0 / 8.0) < 1e-12)
+    }
+
+    @Test func ignoredPixelsAndRangeChecks() throws {
+        var m = ConfusionMatrix(classes: 3)
+        try m.add(predicted: LabelMap(width: 3, height: 1, labels: [2, 0, 1]),
+                  truth: LabelMap(width: 3, height: 1, labels: [2, 255, 1]))
+        #expect(m.total == 2)
+        #expect(m[2, 2] == 1 && m[1, 1] == 1)
+        #expect(throws: CVSegError.self) {
+            try m.add(predicted: LabelMap(width: 1, height: 1, labels: [3]), truth: LabelMap(width: 1, height: 1, labels: [0]))
+        }
+        #expect(throws: CVSegError.self) {
+            try m.add(predicted: LabelMap(width: 2, height: 1), truth: LabelMap(width: 1, height: 2))
+        }
+    }
+
+    @Test func emptyDenominatorsAreNaN() throws {
+        var m = ConfusionMatrix(classes: 2)
+        try m.add(predicted: LabelMap(width: 2, height: 1), truth: LabelMap(width: 2, height: 1))
+        let b = BinaryMetrics(m)
+        #expect(b.iou.isNaN && b.precision.isNaN)
+        #expect(b.accuracy == 1)
+    }
+}
