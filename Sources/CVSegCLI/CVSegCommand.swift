@@ -1,7 +1,20 @@
 import ArgumentParser
+import CVSegIO
 
 @main
 struct CVSegCommand: ParsableCommand {
+    static func main() {
+        BatchMemory.keepBuffersInHeap()
+        var command: ParsableCommand
+        do {
+            command = try parseAsRoot()
+            try command.run()
+        } catch {
+            exit(withError: error)
+        }
+    }
+
+
     static let configuration = CommandConfiguration(
         commandName: "cvseg",
         abstract: "Image segmentation, detection and their evaluation.",

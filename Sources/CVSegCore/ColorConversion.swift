@@ -16,6 +16,7 @@ extension Image {
     /// Gray images are returned as they are; RGB is weighted by `weights`. Alpha is dropped: the
     /// caller asks for this explicitly, so the loss is on record (see Docs/Conventions.md).
     /// - Complexity: O(pixels).
+    @inlinable
     public func grayscale(weights: GrayWeights = .bt601) -> Image<Sample> {
         switch layout {
         case .gray:

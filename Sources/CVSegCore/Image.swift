@@ -114,3 +114,19 @@ public struct IndexedImage: Sendable, Equatable {
     public var width: Int { indices.width }
     public var height: Int { indices.height }
 }
+
+extension Image {
+    /// A new image of the same size and layout with `transform` applied to every sample.
+    /// - Complexity: O(samples), one pass over contiguous storage.
+    @inlinable
+    public func mapSamples<T: PixelSample>(_ transform: (Sample) -> T) -> Image<T> {
+        let count = samples.count
+        let out = [T](unsafeUninitializedCapacity: count) { buffer, initialized in
+            samples.withUnsafeBufferPointer { src in
+                for i in 0..<count { buffer[i] = transform(src[i]) }
+            }
+            initialized = count
+        }
+        return Image<T>(width: width, height: height, layout: layout, samples: out)
+    }
+}

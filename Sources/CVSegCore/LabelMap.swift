@@ -23,6 +23,12 @@ public struct LabelMap: Sendable, Equatable {
                   labels: [Int32](repeating: label, count: width * height))
     }
 
+    /// The labels of a one-channel 8-bit image (a binary mask or a small label image).
+    public init(_ image: Image<UInt8>) {
+        precondition(image.layout == .gray, "a label image has one channel, not \(image.layout)")
+        self.init(width: image.width, height: image.height, labels: image.samples.map { Int32($0) })
+    }
+
     @inlinable
     public subscript(x: Int, y: Int) -> Int32 {
         get { labels[y * width + x] }

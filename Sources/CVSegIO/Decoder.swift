@@ -83,8 +83,8 @@ public enum ImageDecoder {
         let byteCount = info.row_bytes * Int(info.height)
         var status = Int32(CVSEG_OK)
         let bytes = [UInt8](unsafeUninitializedCapacity: max(byteCount, 1)) { buffer, initialized in
-            // Zero first: on a failed read nothing uninitialised may escape.
-            buffer.initialize(repeating: 0)
+            // The decoder writes every row before it returns OK; on failure the array is thrown
+            // away below, so no uninitialised byte escapes.
             status = read(buffer.baseAddress!, &info)
             initialized = byteCount
         }

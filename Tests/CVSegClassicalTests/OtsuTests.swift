@@ -50,7 +50,7 @@ func resolve(_ path: String) -> String {
         #expect(otsuThreshold(histogram: [Int](repeating: 0, count: 256)) == nil)
         let flat = Image<UInt8>(width: 4, height: 3, layout: .gray, repeating: 77)
         #expect(try otsuThreshold(flat) == 77)
-        #expect(binarize(flat, threshold: 77).labels.allSatisfy { $0 == 0 })
+        #expect(binarize(flat, threshold: 77).samples.allSatisfy { $0 == 0 })
         #expect(throws: CVSegError.self) { _ = try otsuThreshold(Image<UInt8>(width: 0, height: 0, layout: .gray)) }
     }
 
@@ -60,8 +60,8 @@ func resolve(_ path: String) -> String {
 
     @Test func binarizeAndInvert() {
         let image = Image<UInt16>(width: 4, height: 1, layout: .gray, samples: [0, 1000, 1001, 65535])
-        #expect(binarize(image, threshold: 1000).labels == [0, 0, 1, 1])
-        #expect(binarize(image, threshold: 1000, invert: true).labels == [1, 1, 0, 0])
+        #expect(binarize(image, threshold: 1000).samples == [0, 0, 1, 1])
+        #expect(binarize(image, threshold: 1000, invert: true).samples == [1, 1, 0, 0])
     }
 }
 
@@ -83,7 +83,7 @@ func resolve(_ path: String) -> String {
         let t = try otsuThreshold(gray)
         #expect(Int(t) == c.skimage)
         if c.opencv >= 0 { #expect(Int(t) == c.opencv) }
-        #expect(binarize(gray, threshold: t).labels.reduce(0) { $0 + Int($1) } == c.foreground)
+        #expect(binarize(gray, threshold: t).samples.reduce(0) { $0 + Int($1) } == c.foreground)
         if let t709 = c.skimage709, !rgb.layout.isGray {
             #expect(Int(try otsuThreshold(rgb.grayscale(weights: .bt709))) == t709)
         }
@@ -97,6 +97,6 @@ func resolve(_ path: String) -> String {
         }
         let t = try otsuThreshold(image)
         #expect(Int(t) == c.skimage)
-        #expect(binarize(image, threshold: t).labels.reduce(0) { $0 + Int($1) } == c.foreground)
+        #expect(binarize(image, threshold: t).samples.reduce(0) { $0 + Int($1) } == c.foreground)
     }
 }

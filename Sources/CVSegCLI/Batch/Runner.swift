@@ -13,15 +13,17 @@ enum ItemStatus: Sendable {
 }
 
 /// Per-file facts a command reports in its JSON summary.
-struct FileDetails: Sendable, Codable, Equatable {
+struct FileDetails: Sendable, Equatable {
     var width: Int
     var height: Int
     var threshold: Int?
     var foregroundFraction: Double?
 
-    enum CodingKeys: String, CodingKey {
-        case width, height, threshold
-        case foregroundFraction = "foreground_fraction"
+    var json: JSON {
+        var members: [(String, JSON)] = [("width", .int(width)), ("height", .int(height))]
+        if let threshold { members.append(("threshold", .int(threshold))) }
+        if let foregroundFraction { members.append(("foreground_fraction", .number(foregroundFraction))) }
+        return .object(members)
     }
 }
 

@@ -1,16 +1,13 @@
-import Foundation
 
 /// The end-of-batch report: a JSON document (`--json`) or a few human lines, plus every failure.
-struct BatchSummary: Codable {
-    struct File: Codable {
+struct BatchSummary {
+    struct File {
         var input: String
         var output: String
         var status: String
         var details: FileDetails?
-
-        enum CodingKeys: String, CodingKey { case input, output, status, details }
     }
-    struct Failure: Codable {
+    struct Failure {
         var input: String
         var error: String
     }
@@ -53,24 +50,35 @@ struct BatchSummary: Codable {
     /// Prints the summary (stdout) and failures (stderr); returns the exit status.
     func report(json: Bool) -> Int32 {
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            if let data = try? encoder.encode(self), let text = String(data: data, encoding: .utf8) {
-                print(text)
-            } else {
-                writeStderr("cvseg: could not encode the JSON summary\n")
-                return 1
-            }
+            print(self.json.text())
         } else {
             var line = "\(command): \(written) written"
             if skipped > 0 { line += ", \(skipped) skipped (output exists)" }
             if failed > 0 { line += ", \(failed) failed" }
-            line += String(format: " in %.2f s", seconds)
+            line += " in \(fixed(seconds, 2)) s"
             print(line)
         }
         for failure in failures {
             writeStderr("cvseg: FAILED \(failure.error.hasPrefix(failure.input) ? failure.error : failure.input + ": " + failure.error)\n")
         }
         return failed > 0 ? 1 : 0
+    }
+
+    var json: JSON {
+        .object([
+            ("command", .string(command)),
+            ("inputs", .int(inputs)),
+            ("written", .int(written)),
+            ("skipped", .int(skipped)),
+            ("failed", .int(failed)),
+            ("seconds", .number(seconds)),
+            ("files", .array(files.map { file in
+                var members: [(String, JSON)] = [("input", .string(file.input)), ("output", .string(file.output)),
+                                                 ("status", .string(file.status))]
+                if let details = file.details { members.append(("details", details.json)) }
+                return .object(members)
+            })),
+            ("failures", .array(failures.map { .object([("input", .string($0.input)), ("error", .string($0.error))]) })),
+        ])
     }
 }

@@ -2,7 +2,6 @@ import ArgumentParser
 import CVSegCore
 import CVSegEval
 import CVSegIO
-import Foundation
 
 struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -74,14 +73,14 @@ extension Eval {
             for file in gtFiles.files where !matched.contains(stem(file.relative)) {
                 problems.append(InputProblem(input: file.path, reason: "no prediction for this ground truth"))
             }
-            var report: [String: Any] = ["images": paired, "classes": classes, "pixels": matrix.total]
+            var report: [(String, JSON)] = [("images", .int(paired)), ("classes", .int(classes)), ("pixels", .int(matrix.total))]
             if binary {
                 let m = BinaryMetrics(matrix)
                 print("images \(paired), pixels \(matrix.total) (dataset confusion matrix, foreground = nonzero)")
-                print(String(format: "foreground  IoU %.4f  F1 %.4f  precision %.4f  recall %.4f  accuracy %.4f",
-                             m.iou, m.f1, m.precision, m.recall, m.accuracy))
-                report.merge(["IoU": m.iou, "F1": m.f1, "precision": m.precision, "recall": m.recall,
-                              "accuracy": m.accuracy]) { $1 }
+                print("foreground  IoU \(fixed(m.iou, 4))  F1 \(fixed(m.f1, 4))  precision \(fixed(m.precision, 4))  "
+                      + "recall \(fixed(m.recall, 4))  accuracy \(fixed(m.accuracy, 4))")
+                report += [("IoU", .number(m.iou)), ("F1", .number(m.f1)), ("precision", .number(m.precision)),
+                           ("recall", .number(m.recall)), ("accuracy", .number(m.accuracy))]
             } else {
                 var ious: [Double] = []
                 print("images \(paired), pixels \(matrix.total) (dataset confusion matrix)")
@@ -90,22 +89,18 @@ extension Eval {
                     let denom = matrix.truePositives(c) + matrix.falsePositives(c) + matrix.falseNegatives(c)
                     let iou = denom == 0 ? Double.nan : Double(matrix.truePositives(c)) / Double(denom)
                     ious.append(iou)
-                    print(String(format: "%5d  %.4f", c, iou))
+                    let label = String(c)
+                    print(String(repeating: " ", count: max(0, 5 - label.count)) + label + "  " + fixed(iou, 4))
                 }
                 let present = ious.filter { !$0.isNaN }
                 let miou = present.isEmpty ? Double.nan : present.reduce(0, +) / Double(present.count)
                 let aacc = matrix.total == 0 ? Double.nan
                     : Double((0..<classes).reduce(0) { $0 + matrix.truePositives($1) }) / Double(matrix.total)
-                print(String(format: "mIoU %.4f  aAcc %.4f (classes absent from both are left out of the mean)", miou, aacc))
-                report.merge(["mIoU": miou, "aAcc": aacc, "IoU_per_class": ious.map { $0.isNaN ? NSNull() as Any : $0 }]) { $1 }
+                print("mIoU \(fixed(miou, 4))  aAcc \(fixed(aacc, 4)) (classes absent from both are left out of the mean)")
+                report += [("mIoU", .number(miou)), ("aAcc", .number(aacc)), ("IoU_per_class", .array(ious.map { .number($0) }))]
             }
             if let json {
-                let clean = report.mapValues { value -> Any in
-                    if let d = value as? Double, d.isNaN { return NSNull() }
-                    return value
-                }
-                let data = try JSONSerialization.data(withJSONObject: clean, options: [.prettyPrinted, .sortedKeys])
-                try ImageFile.writeAtomically(Array(data) + [10], to: json)
+                try ImageFile.writeAtomically(Array((JSON.object(report).text() + "\n").utf8), to: json)
             }
             for p in problems { writeStderr("cvseg: FAILED \(p.input): \(p.reason)\n") }
             if !problems.isEmpty { throw ExitCode(1) }

@@ -41,22 +41,17 @@ extension Segment {
             let statuses = BatchRunner.run(items, jobs: batch.resolvedJobs, skipExisting: batch.skipExisting,
                                            progress: progress) { item in
                 let image = try ImageFile.read(item.input, options: decode).expanded()
-                let labels: LabelMap
-                let threshold: Int
+                // Foreground straight as 255 for 0/255 masks: no second pass over the pixels.
+                let foreground: UInt8 = format == .binary ? 255 : 1
+                let result: OtsuResult
                 switch image.grayscale(weights: weights) {
-                case .uint8(let g):
-                    let t = try otsuThreshold(g)
-                    threshold = Int(t)
-                    labels = binarize(g, threshold: t, invert: invert)
-                case .uint16(let g):
-                    let t = try otsuThreshold(g)
-                    threshold = Int(t)
-                    labels = binarize(g, threshold: t, invert: invert)
+                case .uint8(let g): result = try otsuMask(g, invert: invert, foreground: foreground)
+                case .uint16(let g): result = try otsuMask(g, invert: invert, foreground: foreground)
                 }
-                try MaskWriter.write(labels, format: format, source: image, to: item.output, options: png)
-                let foreground = labels.labels.reduce(0) { $0 + Int($1) }
-                return FileDetails(width: image.width, height: image.height, threshold: threshold,
-                                   foregroundFraction: labels.labels.isEmpty ? 0 : Double(foreground) / Double(labels.labels.count))
+                try MaskWriter.write(.mask(result.mask, foreground: foreground), format: format, source: image,
+                                     to: item.output, options: png)
+                return FileDetails(width: image.width, height: image.height, threshold: result.threshold,
+                                   foregroundFraction: Double(result.foregroundPixels) / Double(max(image.width * image.height, 1)))
             }
             let summary = BatchSummary(command: "segment otsu", items: items, statuses: statuses,
                                        problems: problems, seconds: progress.elapsed)
@@ -69,4 +64,21 @@ extension Segment {
 enum GrayChoice: String, ExpressibleByArgument, CaseIterable {
     case bt601, bt709
     var weights: GrayWeights { self == .bt601 ? .bt601 : .bt709 }
+}
+
+struct OtsuResult {
+    let mask: Image<UInt8>
+    let threshold: Int
+    let foregroundPixels: Int
+}
+
+/// Otsu's threshold and mask of a gray image; the foreground count comes from the histogram.
+func otsuMask<S: PixelSample>(_ gray: Image<S>, invert: Bool, foreground: UInt8) throws -> OtsuResult {
+    let counts = histogram(gray)
+    guard let t = otsuThreshold(histogram: counts) else {
+        throw CVSegError.invalidArgument("Otsu's threshold of an empty image")
+    }
+    let above = counts[(t + 1)...].reduce(0, +)
+    return OtsuResult(mask: binarize(gray, threshold: S(t), invert: invert, foreground: foreground), threshold: t,
+                      foregroundPixels: invert ? gray.pixelCount - above : above)
 }

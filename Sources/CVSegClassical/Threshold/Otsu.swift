@@ -55,6 +55,7 @@ public func otsuThreshold(histogram counts: [Int]) -> Int? {
 /// - Throws: ``CVSegError/invalidArgument(_:)`` for a colour or empty image: convert colour
 ///   explicitly first (``Image/grayscale(weights:)``).
 /// - Complexity: O(pixels + 2^bits).
+@inlinable
 public func otsuThreshold<Sample: PixelSample>(_ image: Image<Sample>) throws -> Sample {
     guard image.layout == .gray else {
         throw CVSegError.invalidArgument("Otsu's threshold needs a gray image, got \(image.layout); convert it first")
@@ -65,12 +66,26 @@ public func otsuThreshold<Sample: PixelSample>(_ image: Image<Sample>) throws ->
     return Sample(t)
 }
 
-/// Labels each pixel of a one-channel image: 1 where `value > threshold`, else 0
+/// The binary mask of a one-channel image: `foreground` where `value > threshold`, else 0
 /// (swapped when `invert` is true).
-public func binarize<Sample: PixelSample>(_ image: Image<Sample>, threshold: Sample, invert: Bool = false) -> LabelMap {
+///
+/// - Parameter foreground: the value of foreground pixels: 1 for a label mask, 255 for a
+///   viewable 0/255 mask.
+/// - Returns: a `.gray` `Image<UInt8>`, one byte per pixel (a ``LabelMap`` would take four;
+///   `LabelMap(mask)` converts when labels are needed).
+/// - Complexity: O(pixels).
+@inlinable
+public func binarize<Sample: PixelSample>(_ image: Image<Sample>, threshold: Sample, invert: Bool = false,
+                                          foreground: UInt8 = 1) -> Image<UInt8> {
     precondition(image.layout == .gray, "binarize needs a one-channel image, got \(image.layout)")
-    let above: Int32 = invert ? 0 : 1
-    let below: Int32 = 1 - above
-    let labels = image.samples.map { $0 > threshold ? above : below }
-    return LabelMap(width: image.width, height: image.height, labels: labels)
+    let above: UInt8 = invert ? 0 : foreground
+    let below: UInt8 = invert ? foreground : 0
+    let count = image.pixelCount
+    let mask = [UInt8](unsafeUninitializedCapacity: count) { out, initialized in
+        image.samples.withUnsafeBufferPointer { pixels in
+            for i in 0..<count { out[i] = pixels[i] > threshold ? above : below }
+        }
+        initialized = count
+    }
+    return Image(width: image.width, height: image.height, layout: .gray, samples: mask)
 }

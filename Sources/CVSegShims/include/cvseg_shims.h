@@ -77,7 +77,8 @@ typedef struct {
     const uint8_t *palette;      // RGBA entries, or NULL for a non-indexed image
     int palette_count;           // 1...256
     int compression_level;       // zlib level 0...9
-    int fast;                    // 1: OpenCV's fast settings (SUB filter, Z_RLE); 0: libpng adaptive filters
+    int filter;                  // 0 none, 1 sub, 2 adaptive (libpng's per-row choice)
+    int run_length;              // 1: zlib's Z_RLE strategy (fast; good on masks and filtered rows)
 } cvseg_png_write_params;
 
 /// Encodes a PNG into a malloc'ed buffer returned in `*out` / `*out_size`; free it with `cvseg_free`.
@@ -107,6 +108,10 @@ int cvseg_jpeg_encode(const cvseg_jpeg_write_params *params, uint8_t **out, size
                       char message[CVSEG_MESSAGE_SIZE]);
 
 void cvseg_free(void *pointer);
+
+/// Keeps large freed buffers in the heap for reuse instead of returning them to the kernel
+/// (glibc mallopt; <malloc.h> is not part of Swift's Glibc module). No-op elsewhere.
+void cvseg_keep_buffers_in_heap(void);
 
 #ifdef __cplusplus
 }
