@@ -15,6 +15,11 @@ public enum CVSegError: Error, Sendable, Equatable, CustomStringConvertible {
     case io(path: String, operation: String, reason: String)
     /// An argument that the caller (or user) gave is invalid.
     case invalidArgument(String)
+    /// A text file (JSON, XML, CSV) that does not parse; line and column are 1-based.
+    case malformed(file: String, line: Int, column: Int, reason: String)
+    /// A file that parses but whose contents break the format's rules (a missing field, an
+    /// unknown id).
+    case invalidContent(file: String, reason: String)
 
     public var description: String {
         switch self {
@@ -32,6 +37,10 @@ public enum CVSegError: Error, Sendable, Equatable, CustomStringConvertible {
             "\(path): cannot \(operation): \(reason)"
         case let .invalidArgument(message):
             message
+        case let .malformed(file, line, column, reason):
+            "\(file):\(line):\(column): \(reason)"
+        case let .invalidContent(file, reason):
+            "\(file): \(reason)"
         }
     }
 }

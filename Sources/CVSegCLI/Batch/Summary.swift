@@ -1,3 +1,4 @@
+import CVSegCore
 
 /// The end-of-batch report: a JSON document (`--json`) or a few human lines, plus every failure.
 struct BatchSummary {
