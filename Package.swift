@@ -41,7 +41,7 @@ let package = Package(
         .testTarget(name: "CVSegIOTests", dependencies: ["CVSegIO", "CVSegCore"], exclude: ["Fixtures"]),
         .testTarget(name: "CVSegClassicalTests", dependencies: ["CVSegClassical", "CVSegIO", "CVSegCore"],
                     exclude: ["Fixtures"]),
-        .testTarget(name: "CVSegEvalTests", dependencies: ["CVSegEval", "CVSegCore"]),
+        .testTarget(name: "CVSegEvalTests", dependencies: ["CVSegEval", "CVSegCore", "CVSegIO"], exclude: ["Fixtures"]),
         .testTarget(name: "CVSegCLITests", dependencies: ["CVSegCLI", "CVSegIO", "CVSegCore"]),
     ]
 )

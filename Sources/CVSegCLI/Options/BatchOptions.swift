@@ -59,7 +59,9 @@ struct BatchOptions: ParsableArguments {
     @Flag(help: "Accept images that decode only with corrupt-data warnings (CRC mismatch, truncated JPEG).")
     var lenient = false
 
-    var resolvedJobs: Int { jobs ?? max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN))) }
+    var resolvedJobs: Int { jobs ?? BatchOptions.cores }
+
+    static var cores: Int { max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN))) }
 
     func validate() throws {
         if let jobs, jobs < 1 { throw ValidationError("--jobs must be at least 1, not \(jobs).") }

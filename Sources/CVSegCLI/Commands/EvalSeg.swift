@@ -1,0 +1,220 @@
+import ArgumentParser
+import CVSegCore
+import CVSegEval
+import CVSegIO
+import Dispatch
+import Synchronization
+
+struct EvalSeg: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "seg",
+        abstract: "Segmentation masks: one confusion matrix summed over the dataset.",
+        discussion: """
+            Prediction and ground-truth files are paired by relative path, ignoring the \
+            extension. Masks are read as indices (gray 8/16-bit values, palette PNGs by index, \
+            never by colour). Metrics come from the confusion matrix summed over all images \
+            (dataset IoU); --per-image adds each image's own mIoU and their mean, labelled as such.
+            """)
+
+    @Option(help: ArgumentHelp("Folder of predicted masks.", valueName: "folder"))
+    var pred: String
+
+    @Option(help: ArgumentHelp("Folder of ground-truth masks.", valueName: "folder"))
+    var gt: String
+
+    @Flag(help: "Two classes: any nonzero value is foreground (0/255 and 0/1 masks alike); nothing is ignored.")
+    var binary = false
+
+    @Option(help: ArgumentHelp("Number of classes (labels 0..<K), for multi-class masks.", valueName: "K"))
+    var numClasses: Int?
+
+    @Option(help: ArgumentHelp("Ground-truth label to ignore (multi-class only).", valueName: "label"))
+    var ignore: Int = 255
+
+    @Option(help: ArgumentHelp("File with one class name per line, in label order.", valueName: "file"))
+    var classNames: String?
+
+    @Flag(help: "Also print each image's mIoU and the mean over images (a different number from the dataset mIoU).")
+    var perImage = false
+
+    @Flag(help: "Fail (exit 1, no metrics) when a file on either side has no partner.")
+    var strict = false
+
+    @Option(help: ArgumentHelp("Images read at once (default: all cores).", valueName: "n"))
+    var jobs: Int?
+
+    @Option(help: ArgumentHelp("Also write the metrics as JSON to this file.", valueName: "file"))
+    var json: String?
+
+    func validate() throws {
+        if !binary && numClasses == nil { throw ValidationError("Give --binary or --num-classes K.") }
+        if binary && numClasses != nil { throw ValidationError("--binary and --num-classes exclude each other.") }
+        if let k = numClasses, k < 1 || k > 65536 { throw ValidationError("--num-classes must be 1...65536.") }
+        if let jobs, jobs < 1 { throw ValidationError("--jobs must be at least 1, not \(jobs).") }
+    }
+
+    private struct PairResult: Sendable {
+        var matrix: ConfusionMatrix?
+        var error: String?
+        var truthHas255 = false
+    }
+
+    func run() throws {
+        let classes = binary ? 2 : numClasses!
+        var names = binary ? ["background", "foreground"] : (0..<classes).map(String.init)
+        if let classNames {
+            let given = try readClassNames(classNames)
+            guard given.count == classes else {
+                throw ValidationError("\(classNames) lists \(given.count) class names for \(classes) classes.")
+            }
+            names = given
+        }
+        let predFiles = Inputs.collect([pred])
+        let gtFiles = Inputs.collect([gt])
+        for p in predFiles.problems + gtFiles.problems { writeStderr("cvseg: \(p.input): \(p.reason)\n") }
+        if !predFiles.problems.isEmpty || !gtFiles.problems.isEmpty { throw ExitCode(1) }
+        var gtByStem: [String: String] = [:]
+        for file in gtFiles.files { gtByStem[stem(file.relative)] = file.path }
+        var pairList: [(pred: String, truth: String, relative: String)] = []
+        var unpaired: [String] = []
+        var matched = Set<String>()
+        for file in predFiles.files {
+            if let truth = gtByStem[stem(file.relative)] {
+                pairList.append((file.path, truth, file.relative))
+                matched.insert(stem(file.relative))
+            } else {
+                unpaired.append("\(file.path): no ground truth for it in \(gt)")
+            }
+        }
+        for file in gtFiles.files where !matched.contains(stem(file.relative)) {
+            unpaired.append("\(file.path): no prediction for it in \(pred)")
+        }
+        for line in unpaired { writeStderr("cvseg: \(strict ? "error" : "warning"): \(line)\n") }
+        if strict && !unpaired.isEmpty { throw ExitCode(1) }
+
+        let pairs = pairList
+        let results = Mutex([PairResult](repeating: PairResult(), count: pairs.count))
+        let next = Atomic<Int>(0)
+        let workers = max(1, min(jobs ?? System.cores, pairs.count))
+        let (binary, ignoreLabel) = (self.binary, binary ? nil : Int32(clamping: ignore))
+        DispatchQueue.concurrentPerform(iterations: workers) { _ in
+            while true {
+                let i = next.add(1, ordering: .relaxed).oldValue
+                guard i < pairs.count else { break }
+                var r = PairResult()
+                do {
+                    let p = try Self.readLabels(pairs[i].pred, binary: binary)
+                    let t = try Self.readLabels(pairs[i].truth, binary: binary)
+                    guard p.labels.width == t.labels.width, p.labels.height == t.labels.height else {
+                        throw CVSegError.invalidArgument("\(pairs[i].pred): prediction is \(p.labels.width)x\(p.labels.height) "
+                                                         + "but ground truth \(pairs[i].truth) is \(t.labels.width)x\(t.labels.height)")
+                    }
+                    var m = ConfusionMatrix(classes: classes)
+                    do {
+                        try m.add(predicted: p.labels, truth: t.labels, ignoreLabel: ignoreLabel)
+                    } catch let error as CVSegError {
+                        throw CVSegError.invalidArgument("\(pairs[i].pred) vs \(pairs[i].truth): \(error)")
+                    }
+                    r.matrix = m
+                    r.truthHas255 = t.had255
+                } catch {
+                    r.error = "\(error)"
+                }
+                results.withLock { $0[i] = r }
+            }
+        }
+        let all = results.withLock { $0 }
+        var total = ConfusionMatrix(classes: classes)
+        var failures: [String] = []
+        for r in all {
+            if let m = r.matrix { total.add(m) }
+            if let e = r.error { failures.append(e) }
+        }
+        let evaluated = all.filter { $0.matrix != nil }.count
+        let metrics = SegmentationMetrics(total)
+        print("images \(evaluated), pixels \(total.total); dataset confusion matrix (metrics pooled over all pixels)"
+              + (binary ? ", foreground = nonzero" : ", ignored label \(ignore)"))
+        if !unpaired.isEmpty { print("unpaired files: \(unpaired.count) (listed on stderr, left out)") }
+        let nameWidth = max(5, names.map(\.count).max() ?? 5)
+        print(pad("class", nameWidth) + "     IoU     Acc    Dice    Prec  Recall")
+        for (c, s) in metrics.perClass.enumerated() {
+            print(pad(names[c], nameWidth) + [s.iou, s.accuracy, s.dice, s.precision, s.recall]
+                .map { pad(fixed($0, 4), 8, left: true) }.joined())
+        }
+        print("aAcc \(fixed(metrics.aAcc, 4))  mAcc \(fixed(metrics.mAcc, 4))  mIoU \(fixed(metrics.mIoU, 4))  "
+              + "fwIoU \(fixed(metrics.fwIoU, 4))  (means over classes with a defined value)")
+        var report: [(String, JSON)] = [
+            ("images", .int(evaluated)), ("pixels", .int(total.total)),
+            ("mIoU", .number(metrics.mIoU)), ("aAcc", .number(metrics.aAcc)), ("mAcc", .number(metrics.mAcc)),
+            ("mDice", .number(metrics.mDice)), ("fwIoU", .number(metrics.fwIoU)),
+            ("per_class", .array(metrics.perClass.enumerated().map { c, s in
+                .object([("class", .string(names[c])), ("IoU", .number(s.iou)), ("Acc", .number(s.accuracy)),
+                         ("Dice", .number(s.dice)), ("precision", .number(s.precision)), ("recall", .number(s.recall))])
+            })),
+            ("confusion", .array((0..<classes).map { g in .array((0..<classes).map { .int(total[g, $0]) }) })),
+        ]
+        if binary {
+            let b = BinaryMetrics(total)
+            print("foreground  IoU \(fixed(b.iou, 4))  F1 \(fixed(b.f1, 4))  precision \(fixed(b.precision, 4))  "
+                  + "recall \(fixed(b.recall, 4))  accuracy \(fixed(b.accuracy, 4))")
+            report.append(("foreground", .object([("IoU", .number(b.iou)), ("F1", .number(b.f1)),
+                                                  ("precision", .number(b.precision)), ("recall", .number(b.recall)),
+                                                  ("accuracy", .number(b.accuracy))])))
+            if all.contains(where: { $0.truthHas255 }) {
+                writeStderr("cvseg: note: the ground truth holds 255; with --binary it counts as foreground "
+                            + "(without --binary, 255 is the ignore label)\n")
+            }
+        }
+        if perImage {
+            print("per image (each image's own mIoU over its classes present; NOT the dataset mIoU above):")
+            var rows: [JSON] = []
+            var sum = 0.0, count = 0
+            for (pair, r) in zip(pairs, all) {
+                guard let m = r.matrix else { continue }
+                let s = SegmentationMetrics(m)
+                print("  \(pad(fixed(s.mIoU, 4), 7, left: true))  \(pair.relative)")
+                rows.append(.object([("file", .string(pair.relative)), ("mIoU", .number(s.mIoU)), ("aAcc", .number(s.aAcc))]))
+                if !s.mIoU.isNaN { sum += s.mIoU; count += 1 }
+            }
+            let mean = count == 0 ? Double.nan : sum / Double(count)
+            print("mean of per-image mIoU \(fixed(mean, 4)) over \(count) images")
+            report += [("per_image", .array(rows)), ("per_image_mean_mIoU", .number(mean))]
+        }
+        if let json {
+            try ImageFile.writeAtomically(Array((JSON.object(report).text() + "\n").utf8), to: json)
+        }
+        for failure in failures { writeStderr("cvseg: FAILED \(failure)\n") }
+        if !failures.isEmpty { throw ExitCode(1) }
+    }
+
+    private func stem(_ relative: String) -> String {
+        if let dot = relative.lastIndex(of: "."), !relative[dot...].contains("/") { return String(relative[..<dot]) }
+        return relative
+    }
+
+    /// A mask file as labels: gray values or palette indices. Binary: nonzero becomes 1.
+    static func readLabels(_ path: String, binary: Bool) throws -> (labels: LabelMap, had255: Bool) {
+        let decoded = try ImageFile.read(path, options: DecodeOptions(palette: .indices))
+        var values: [Int32]
+        switch decoded {
+        case .indexed(let i):
+            values = i.indices.samples.map { Int32($0) }
+        case .image(.uint8(let i)) where i.layout == .gray:
+            values = i.samples.map { Int32($0) }
+        case .image(.uint16(let i)) where i.layout == .gray:
+            values = i.samples.map { Int32($0) }
+        case .image(let i):
+            throw CVSegError.unsupported(file: path, reason: "a mask must be gray or palette, not \(i.layout)")
+        }
+        var had255 = false
+        if binary {
+            had255 = values.contains(255)
+            values = values.map { $0 != 0 ? 1 : 0 }
+        }
+        return (LabelMap(width: decoded.width, height: decoded.height, labels: values), had255)
+    }
+}
+
+enum System {
+    static var cores: Int { BatchOptions.cores }
+}
