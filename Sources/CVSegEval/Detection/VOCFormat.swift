@@ -66,7 +66,7 @@ public enum VOCFormat {
                 continue
             }
             guard let tagEnd = after.firstIndex(of: ">") else { break }
-            if after[after.index(before: tagEnd)] == "/" { // <tag/>
+            if tagEnd > after.startIndex && after[after.index(before: tagEnd)] == "/" { // <tag/>
                 found.append(after[tagEnd..<tagEnd])
                 rest = after[after.index(after: tagEnd)...]
                 continue
