@@ -26,23 +26,35 @@ public struct ConfusionMatrix: Sendable, Equatable {
                 "prediction is \(predicted.width)x\(predicted.height) but ground truth is \(truth.width)x\(truth.height)")
         }
         let k = classes
-        var bad: (gt: Int32, pred: Int32)?
+        // All or nothing: labels are checked before any count changes, so a bad image adds nothing.
+        if let bad = firstOutOfRange(predicted: predicted, truth: truth, ignoreLabel: ignoreLabel) {
+            throw CVSegError.invalidArgument("label out of range 0..<\(k): ground truth \(bad.gt), prediction \(bad.pred)")
+        }
         counts.withUnsafeMutableBufferPointer { m in
             predicted.labels.withUnsafeBufferPointer { p in
                 truth.labels.withUnsafeBufferPointer { t in
                     for i in 0..<t.count {
                         let g = t[i]
                         if let ignoreLabel, g == ignoreLabel { continue }
-                        let q = p[i]
-                        guard g >= 0, Int(g) < k, q >= 0, Int(q) < k else { bad = (g, q); return }
-                        m[Int(g) * k + Int(q)] += 1
+                        m[Int(g) * k + Int(p[i])] += 1
                     }
                 }
             }
         }
-        if let bad {
-            throw CVSegError.invalidArgument(
-                "label out of range 0..<\(k): ground truth \(bad.gt), prediction \(bad.pred)")
+    }
+
+    private func firstOutOfRange(predicted: LabelMap, truth: LabelMap, ignoreLabel: Int32?) -> (gt: Int32, pred: Int32)? {
+        let k = Int32(clamping: classes)
+        return predicted.labels.withUnsafeBufferPointer { p in
+            truth.labels.withUnsafeBufferPointer { t in
+                for i in 0..<t.count {
+                    let g = t[i]
+                    if let ignoreLabel, g == ignoreLabel { continue }
+                    let q = p[i]
+                    if g < 0 || g >= k || q < 0 || q >= k { return (g, q) }
+                }
+                return nil
+            }
         }
     }
 

@@ -29,15 +29,15 @@ public enum ImageDecoder {
         return try bytes.withUnsafeBufferPointer { buffer in
             switch format {
             case .png:
-                return try decodePNG(buffer, file: file, options: copts)
+                return try decodePNG(buffer, file: file, options: copts, maxBytes: options.maxDecodedBytes)
             case .jpeg:
-                return try decodeJPEG(buffer, file: file, options: copts)
+                return try decodeJPEG(buffer, file: file, options: copts, maxBytes: options.maxDecodedBytes)
             }
         }
     }
 
     private static func decodePNG(_ bytes: UnsafeBufferPointer<UInt8>, file: String,
-                                  options: cvseg_decode_options) throws -> DecodedImage {
+                                  options: cvseg_decode_options, maxBytes: Int) throws -> DecodedImage {
         var options = options
         var info = cvseg_image_info()
         var reader: OpaquePointer?
@@ -46,6 +46,7 @@ public enum ImageDecoder {
             throw error(status: status, info: info, file: file, format: "PNG")
         }
         defer { cvseg_png_free(reader) }
+        try checkSize(info, maxBytes: maxBytes, file: file)
         let isIndexed = options.palette_as_indices != 0 && info.source_color == 3
         let samples = try readSamples(info: info) { pointer, info in
             cvseg_png_read_pixels(reader, pointer, &info)
@@ -56,7 +57,7 @@ public enum ImageDecoder {
     }
 
     private static func decodeJPEG(_ bytes: UnsafeBufferPointer<UInt8>, file: String,
-                                   options: cvseg_decode_options) throws -> DecodedImage {
+                                   options: cvseg_decode_options, maxBytes: Int) throws -> DecodedImage {
         var options = options
         var info = cvseg_image_info()
         var reader: OpaquePointer?
@@ -65,6 +66,7 @@ public enum ImageDecoder {
             throw error(status: status, info: info, file: file, format: "JPEG")
         }
         defer { cvseg_jpeg_free(reader) }
+        try checkSize(info, maxBytes: maxBytes, file: file)
         let samples = try readSamples(info: info) { pointer, info in
             cvseg_jpeg_read_pixels(reader, pointer, &info)
         } onError: { status, info in
@@ -73,26 +75,50 @@ public enum ImageDecoder {
         return try makeImage(samples, info: info, indexed: false, file: file)
     }
 
+    private static func checkSize(_ info: cvseg_image_info, maxBytes: Int, file: String) throws {
+        let (bytes, overflow) = info.row_bytes.multipliedReportingOverflow(by: Int(info.height))
+        if overflow || bytes > maxBytes {
+            throw CVSegError.tooLarge(file: file, detail: "image dimensions \(info.width) x \(info.height) "
+                + "(\(info.channels) channels, \(info.bit_depth)-bit) decode to more than the limit of \(maxBytes) bytes")
+        }
+    }
+
+    /// The decoded samples: 8-bit into `[UInt8]`, 16-bit straight into `[UInt16]` (no second copy).
+    private enum Samples {
+        case bytes([UInt8])
+        case words([UInt16])
+    }
+
     /// Allocates the output rows and lets `read` fill them.
     private static func readSamples(
         info: cvseg_image_info,
         read: (UnsafeMutablePointer<UInt8>, inout cvseg_image_info) -> Int32,
         onError: (Int32, cvseg_image_info) -> CVSegError
-    ) throws -> [UInt8] {
+    ) throws -> Samples {
         var info = info
         let byteCount = info.row_bytes * Int(info.height)
         var status = Int32(CVSEG_OK)
-        let bytes = [UInt8](unsafeUninitializedCapacity: max(byteCount, 1)) { buffer, initialized in
-            // The decoder writes every row before it returns OK; on failure the array is thrown
-            // away below, so no uninitialised byte escapes.
-            status = read(buffer.baseAddress!, &info)
-            initialized = byteCount
+        // The decoder writes every row before it returns OK; on failure the array is thrown away
+        // below, so no uninitialised sample escapes.
+        let samples: Samples
+        if info.bit_depth == 16 {
+            let count = byteCount / 2
+            samples = .words([UInt16](unsafeUninitializedCapacity: max(count, 1)) { buffer, initialized in
+                let raw = UnsafeMutableRawPointer(buffer.baseAddress!).assumingMemoryBound(to: UInt8.self)
+                status = read(raw, &info)
+                initialized = count
+            })
+        } else {
+            samples = .bytes([UInt8](unsafeUninitializedCapacity: max(byteCount, 1)) { buffer, initialized in
+                status = read(buffer.baseAddress!, &info)
+                initialized = byteCount
+            })
         }
         guard status == Int32(CVSEG_OK) else { throw onError(status, info) }
-        return bytes
+        return samples
     }
 
-    private static func makeImage(_ bytes: [UInt8], info: cvseg_image_info, indexed: Bool,
+    private static func makeImage(_ samples: Samples, info: cvseg_image_info, indexed: Bool,
                                   file: String) throws -> DecodedImage {
         let width = Int(info.width), height = Int(info.height)
         guard let layout = ColorLayout(channels: Int(info.channels)),
@@ -101,7 +127,10 @@ public enum ImageDecoder {
             throw CVSegError.unsupported(
                 file: file, reason: "unexpected decoder output (\(info.channels) channels, \(info.bit_depth) bits)")
         }
-        if indexed {
+        switch samples {
+        case .words(let words):
+            return .image(.uint16(Image(width: width, height: height, layout: layout, samples: words)))
+        case .bytes(let bytes) where indexed:
             let palette = withUnsafeBytes(of: info.palette) { raw in
                 (0..<Int(info.palette_count)).map { i in
                     RGBA(raw[4 * i], raw[4 * i + 1], raw[4 * i + 2], raw[4 * i + 3])
@@ -109,18 +138,9 @@ public enum ImageDecoder {
             }
             let indices = Image<UInt8>(width: width, height: height, layout: .gray, samples: bytes)
             return .indexed(IndexedImage(indices: indices, palette: palette))
-        }
-        if info.bit_depth == 8 {
+        case .bytes(let bytes):
             return .image(.uint8(Image(width: width, height: height, layout: layout, samples: bytes)))
         }
-        let count = width * height * layout.channels
-        let samples = [UInt16](unsafeUninitializedCapacity: count) { buffer, initialized in
-            bytes.withUnsafeBytes { raw in
-                for i in 0..<count { buffer[i] = raw.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self) }
-            }
-            initialized = count
-        }
-        return .image(.uint16(Image(width: width, height: height, layout: layout, samples: samples)))
     }
 
     private static func error(status: Int32, info: cvseg_image_info, file: String, format: String) -> CVSegError {

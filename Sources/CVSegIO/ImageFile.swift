@@ -41,17 +41,33 @@ public enum ImageFile {
 
 /// Whole-file reads and atomic writes with POSIX calls, so every failure carries `errno`'s text.
 public enum FileBytes {
-    public static func read(_ path: String) throws -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+    /// Largest file ``read(_:maxBytes:)`` accepts by default: 1 GiB.
+    public static let defaultMaxBytes = 1 << 30
+
+    /// The bytes of the regular file at `path`.
+    ///
+    /// Anything but a regular file (a folder, a FIFO, a device such as `/dev/zero`) is refused
+    /// before reading, without blocking, and so is a file over `maxBytes` (a sparse file can
+    /// claim terabytes).
+    public static func read(_ path: String, maxBytes: Int = FileBytes.defaultMaxBytes) throws -> [UInt8] {
+        // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer forever.
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else { throw ioError(path, "read") }
         defer { close(fd) }
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw ioError(path, "read") }
-        if (st.st_mode & S_IFMT) == S_IFDIR {
-            throw CVSegError.io(path: path, operation: "read", reason: "it is a directory")
+        switch st.st_mode & S_IFMT {
+        case S_IFREG: break
+        case S_IFDIR: throw CVSegError.io(path: path, operation: "read", reason: "it is a directory")
+        default: throw CVSegError.io(path: path, operation: "read", reason: "not a regular file (a pipe, device or socket)")
         }
+        guard Int(st.st_size) <= maxBytes else {
+            throw CVSegError.io(path: path, operation: "read",
+                                reason: "the file is \(st.st_size) bytes, over the limit of \(maxBytes)")
+        }
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
         // Read straight into uninitialised storage sized from fstat; a file that grew since is
-        // followed to its end.
+        // followed to its end, within the limit.
         let expected = max(Int(st.st_size), 0) + 1
         var bytes = try readChunk(fd, path: path, count: expected)
         if bytes.count == expected {
@@ -59,6 +75,9 @@ public enum FileBytes {
                 let more = try readChunk(fd, path: path, count: 1 << 20)
                 if more.isEmpty { break }
                 bytes += more
+                if bytes.count > maxBytes {
+                    throw CVSegError.io(path: path, operation: "read", reason: "the file grew past the limit of \(maxBytes) bytes")
+                }
             }
         }
         return bytes
@@ -82,35 +101,43 @@ public enum FileBytes {
         return chunk
     }
 
+    /// Writes `bytes` to `path` so that `path` holds either its old contents or all of the new:
+    /// the data goes into an unnamed file in the destination folder (`O_TMPFILE`, which vanishes
+    /// if the process dies), is given a short temporary name, and is renamed over `path`.
+    /// Where `O_TMPFILE` is unsupported, a named temporary file is used. Missing folders are created.
     public static func writeAtomically(_ bytes: [UInt8], to path: String) throws {
         let folder = parentFolder(of: path)
         try createFolders(folder)
-        let name = path.split(separator: "/").last.map(String.init) ?? path
-        let temp = (folder.isEmpty ? "" : folder + "/") + ".\(name).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw ioError(path, "write") }
-        var written = 0
-        let ok = bytes.withUnsafeBytes { raw -> Bool in
+        let dir = folder.isEmpty ? "." : folder
+        let temp = dir + "/.cvseg-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).tmp"
+        var fd = cvseg_open_tmpfile(dir)
+        let unnamed = fd >= 0
+        if !unnamed {
+            fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+            guard fd >= 0 else { throw ioError(path, "write") }
+        }
+        var failure: Int32 = 0
+        bytes.withUnsafeBytes { raw in
+            var written = 0
             while written < raw.count {
                 let n = write(fd, raw.baseAddress! + written, raw.count - written)
                 if n < 0 {
                     if errno == EINTR { continue }
-                    return false
+                    failure = errno
+                    return
                 }
                 written += n
             }
-            return true
         }
-        let saved = errno
-        if !ok || close(fd) != 0 {
-            let reason = String(cString: strerror(ok ? errno : saved))
-            unlink(temp)
-            throw CVSegError.io(path: path, operation: "write", reason: reason)
+        if failure == 0 && unnamed {
+            // Give the unnamed file its temporary name (linkat through /proc, as open(2) documents).
+            if linkat(AT_FDCWD, "/proc/self/fd/\(fd)", AT_FDCWD, temp, AT_SYMLINK_FOLLOW) != 0 { failure = errno }
         }
-        guard rename(temp, path) == 0 else {
-            let error = ioError(path, "write")
+        if close(fd) != 0 && failure == 0 { failure = errno }
+        if failure == 0 && rename(temp, path) != 0 { failure = errno }
+        if failure != 0 {
             unlink(temp)
-            throw error
+            throw CVSegError.io(path: path, operation: "write", reason: String(cString: strerror(failure)))
         }
     }
 

@@ -52,17 +52,24 @@ public struct DecodeOptions: Sendable {
     public var maxPixels: Int
     /// Largest accepted width or height.
     public var maxSide: Int
+    /// Largest accepted decoded size in bytes (width × height × channels × bytes per sample),
+    /// also checked before any pixel buffer exists: a 2 MB PNG can claim 16384² 16-bit RGBA,
+    /// 2 GiB decoded. Default 2^30 (1 GiB).
+    public var maxDecodedBytes: Int
 
     public static let defaultMaxPixels = 1 << 28
     public static let defaultMaxSide = 1 << 18
+    public static let defaultMaxDecodedBytes = 1 << 30
 
     public init(palette: PaletteMode, lenient: Bool = false,
                 maxPixels: Int = DecodeOptions.defaultMaxPixels,
-                maxSide: Int = DecodeOptions.defaultMaxSide) {
+                maxSide: Int = DecodeOptions.defaultMaxSide,
+                maxDecodedBytes: Int = DecodeOptions.defaultMaxDecodedBytes) {
         self.palette = palette
         self.lenient = lenient
         self.maxPixels = maxPixels
         self.maxSide = maxSide
+        self.maxDecodedBytes = maxDecodedBytes
     }
 }
 

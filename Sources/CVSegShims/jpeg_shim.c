@@ -4,6 +4,7 @@
 
 #include <stdio.h>
 #include <jpeglib.h>
+#include <jerror.h>
 #include <setjmp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,8 +13,15 @@ struct cvseg_error_mgr {
     struct jpeg_error_mgr base;
     jmp_buf jump;
     int warnings;
+    int strict;                // stop at the first warning that means damaged data
+    int corrupt;               // such a warning was seen
     char message[CVSEG_MESSAGE_SIZE];
 };
+
+// The most scans a progressive file may have. Each scan re-decodes the whole image, so a small
+// file repeating its scans can take hours; real encoders write about 10. libjpeg-turbo's own
+// tools offer the same guard (-maxscans).
+#define CVSEG_MAX_SCANS 1000
 
 static void error_exit(j_common_ptr cinfo) {
     struct cvseg_error_mgr *e = (struct cvseg_error_mgr *)cinfo->err;
@@ -24,17 +32,47 @@ static void error_exit(j_common_ptr cinfo) {
 }
 
 // libjpeg reports recoverable damage ("Premature end of JPEG file", "Corrupt JPEG data: bad
-// Huffman code") as warnings (msg_level -1) and goes on, filling in gray. Count them and keep the
-// first; trace messages (msg_level >= 0) are ignored.
+// Huffman code") as warnings (msg_level -1) and goes on, filling in gray. Warnings that mean
+// damaged image data are classified by message code; the others (an unknown JFIF revision, an
+// odd Adobe transform code) leave the pixels intact. In strict mode the decode stops at the
+// first damaging warning instead of decoding the rest. Trace messages (msg_level >= 0) are ignored.
+static int damages_pixels(int code) {
+    switch (code) {
+    case JWRN_JPEG_EOF: case JWRN_HUFF_BAD_CODE: case JWRN_EXTRANEOUS_DATA: case JWRN_MUST_RESYNC:
+    case JWRN_HIT_MARKER: case JWRN_NOT_SEQUENTIAL: case JWRN_BOGUS_PROGRESSION:
+#ifdef C_ARITH_CODING_SUPPORTED
+    case JWRN_ARITH_BAD_CODE:
+#endif
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 static void emit_message(j_common_ptr cinfo, int level) {
     struct cvseg_error_mgr *e = (struct cvseg_error_mgr *)cinfo->err;
     if (level >= 0) return;
-    if (e->warnings == 0) {
-        char text[JMSG_LENGTH_MAX];
-        (*cinfo->err->format_message)(cinfo, text);
-        snprintf(e->message, CVSEG_MESSAGE_SIZE, "%s", text);
-    }
+    char text[JMSG_LENGTH_MAX];
+    (*cinfo->err->format_message)(cinfo, text);
+    if (e->warnings == 0) snprintf(e->message, CVSEG_MESSAGE_SIZE, "%s", text);
     e->warnings += 1;
+    if (damages_pixels(cinfo->err->msg_code)) {
+        if (!e->corrupt) snprintf(e->message, CVSEG_MESSAGE_SIZE, "%s", text);
+        e->corrupt = 1;
+        if (e->strict) longjmp(e->jump, 1);
+    }
+}
+
+static void count_scans(j_common_ptr cinfo) {
+    if (cinfo->is_decompressor) {
+        j_decompress_ptr d = (j_decompress_ptr)cinfo;
+        if (d->input_scan_number > CVSEG_MAX_SCANS) {
+            struct cvseg_error_mgr *e = (struct cvseg_error_mgr *)cinfo->err;
+            snprintf(e->message, CVSEG_MESSAGE_SIZE,
+                     "more than %d progressive scans (a real encoder writes about 10)", CVSEG_MAX_SCANS);
+            longjmp(e->jump, 1);
+        }
+    }
 }
 
 static void output_message(j_common_ptr cinfo) { (void)cinfo; /* never print */ }
@@ -49,9 +87,14 @@ static void install_errors(struct cvseg_error_mgr *e) {
 struct cvseg_jpeg_reader {
     struct jpeg_decompress_struct cinfo;
     struct cvseg_error_mgr errors;
+    struct jpeg_progress_mgr progress;
     int lenient;
     int started;
 };
+
+static int failure_status(struct cvseg_error_mgr *e) {
+    return e->corrupt && e->strict ? CVSEG_ERR_CORRUPT : CVSEG_ERR_DECODE;
+}
 
 static void copy_text(char *dst, const char *src) { snprintf(dst, CVSEG_MESSAGE_SIZE, "%s", src); }
 
@@ -67,13 +110,19 @@ int cvseg_jpeg_open(const uint8_t *data, size_t size, const cvseg_decode_options
     if (!r) { copy_text(info->message, "out of memory"); return CVSEG_ERR_NOMEM; }
     r->lenient = options->lenient;
     install_errors(&r->errors);
+    r->errors.strict = !options->lenient;
     r->cinfo.err = &r->errors.base;
     if (setjmp(r->errors.jump)) {
         copy_text(info->message, r->errors.message);
+        int status = failure_status(&r->errors);
         cvseg_jpeg_free(r);
-        return CVSEG_ERR_DECODE;
+        return status;
     }
     jpeg_create_decompress(&r->cinfo);
+    // libjpeg's own working memory (coefficient buffers of progressive files) is capped too.
+    r->cinfo.mem->max_memory_to_use = 512L * 1024 * 1024;
+    r->progress.progress_monitor = count_scans;
+    r->cinfo.progress = &r->progress;
     jpeg_mem_src(&r->cinfo, data, (unsigned long)size);
     jpeg_read_header(&r->cinfo, TRUE);
 
@@ -128,7 +177,7 @@ int cvseg_jpeg_read_pixels(cvseg_jpeg_reader *r, uint8_t *pixels, cvseg_image_in
     if (setjmp(r->errors.jump)) {
         info->warnings = r->errors.warnings;
         copy_text(info->message, r->errors.message);
-        return CVSEG_ERR_DECODE;
+        return failure_status(&r->errors);
     }
     size_t row_bytes = (size_t)r->cinfo.output_width * (size_t)r->cinfo.output_components;
     while (r->cinfo.output_scanline < r->cinfo.output_height) {
@@ -138,10 +187,8 @@ int cvseg_jpeg_read_pixels(cvseg_jpeg_reader *r, uint8_t *pixels, cvseg_image_in
     jpeg_finish_decompress(&r->cinfo);
     r->started = 0;
     info->warnings = r->errors.warnings;
-    if (r->errors.warnings) {
-        copy_text(info->message, r->errors.message);
-        if (!r->lenient) return CVSEG_ERR_CORRUPT;
-    }
+    if (r->errors.warnings) copy_text(info->message, r->errors.message);
+    if (r->errors.corrupt && !r->lenient) return CVSEG_ERR_CORRUPT;
     return CVSEG_OK;
 }
 
@@ -151,6 +198,35 @@ void cvseg_jpeg_free(cvseg_jpeg_reader *r) {
     if (setjmp(r->errors.jump) == 0) jpeg_destroy_decompress(&r->cinfo);
     free(r);
 }
+
+// A growable in-memory destination. jpeg_mem_dest would do, but it frees and replaces its
+// buffer as it grows without telling the caller, so an error after a growth would leave us
+// holding a freed pointer; here the buffer is always ours.
+struct cvseg_dest {
+    struct jpeg_destination_mgr base;
+    uint8_t *buffer;
+    size_t capacity;
+};
+
+static void dest_init(j_compress_ptr cinfo) {
+    struct cvseg_dest *d = (struct cvseg_dest *)cinfo->dest;
+    d->base.next_output_byte = d->buffer;
+    d->base.free_in_buffer = d->capacity;
+}
+
+static boolean dest_grow(j_compress_ptr cinfo) {
+    struct cvseg_dest *d = (struct cvseg_dest *)cinfo->dest;
+    size_t used = d->capacity; // libjpeg calls this only when the buffer is full
+    uint8_t *grown = realloc(d->buffer, d->capacity * 2);
+    if (!grown) ERREXIT1(cinfo, JERR_OUT_OF_MEMORY, 10);
+    d->buffer = grown;
+    d->capacity *= 2;
+    d->base.next_output_byte = d->buffer + used;
+    d->base.free_in_buffer = d->capacity - used;
+    return TRUE;
+}
+
+static void dest_term(j_compress_ptr cinfo) { (void)cinfo; }
 
 int cvseg_jpeg_encode(const cvseg_jpeg_write_params *p, uint8_t **out, size_t *out_size,
                       char message[CVSEG_MESSAGE_SIZE]) {
@@ -164,19 +240,27 @@ int cvseg_jpeg_encode(const cvseg_jpeg_write_params *p, uint8_t **out, size_t *o
     }
     struct jpeg_compress_struct cinfo;
     struct cvseg_error_mgr errors;
+    // On the heap, and the pointer never changes after setjmp: what the handler reads is
+    // well defined after a longjmp.
+    struct cvseg_dest *dest = calloc(1, sizeof(*dest));
+    if (!dest) { copy_text(message, "out of memory"); return CVSEG_ERR_NOMEM; }
+    dest->capacity = 65536;
+    dest->buffer = malloc(dest->capacity);
+    if (!dest->buffer) { free(dest); copy_text(message, "out of memory"); return CVSEG_ERR_NOMEM; }
     install_errors(&errors);
     cinfo.err = &errors.base;
-    // Written by libjpeg after setjmp: volatile so the values survive a longjmp.
-    unsigned char *volatile buffer = NULL;
-    volatile unsigned long size = 0;
     if (setjmp(errors.jump)) {
         jpeg_destroy_compress(&cinfo);
-        free(buffer);
+        free(dest->buffer);
+        free(dest);
         copy_text(message, errors.message);
         return CVSEG_ERR_DECODE;
     }
     jpeg_create_compress(&cinfo);
-    jpeg_mem_dest(&cinfo, (unsigned char **)&buffer, (unsigned long *)&size);
+    dest->base.init_destination = dest_init;
+    dest->base.empty_output_buffer = dest_grow;
+    dest->base.term_destination = dest_term;
+    cinfo.dest = &dest->base;
     cinfo.image_width = p->width;
     cinfo.image_height = p->height;
     cinfo.input_components = p->channels;
@@ -190,8 +274,9 @@ int cvseg_jpeg_encode(const cvseg_jpeg_write_params *p, uint8_t **out, size_t *o
         jpeg_write_scanlines(&cinfo, &row, 1);
     }
     jpeg_finish_compress(&cinfo);
+    *out_size = dest->capacity - dest->base.free_in_buffer;
+    *out = dest->buffer;
     jpeg_destroy_compress(&cinfo);
-    *out = buffer;
-    *out_size = size;
+    free(dest);
     return CVSEG_OK;
 }

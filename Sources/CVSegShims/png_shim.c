@@ -33,20 +33,22 @@ static void reader_error(png_structp png, png_const_charp message) {
     png_longjmp(png, 1);
 }
 
-// Warnings about ancillary (metadata) chunks, such as a broken iCCP profile, are common in real
-// files and leave the pixels intact; libpng prefixes them with the chunk name, whose first letter
-// is lower case for ancillary chunks. Any other warning is taken as damaged image data.
-static int is_metadata_warning(const char *message) {
-    return message && islower((unsigned char)message[0]) && isalpha((unsigned char)message[1])
-        && isalpha((unsigned char)message[2]) && isalpha((unsigned char)message[3])
-        && message[4] == ':' && strncmp(message, "tRNS", 4) != 0;
+// Warnings that mean damaged image data (a broken zlib stream, too much or too little IDAT data,
+// a bad CRC, a truncated file) fail a strict decode; the rest (a broken iCCP profile, a PLTE in
+// a gray file, unknown chunks) leave the pixels intact and are only counted.
+static int damages_pixels(const char *message) {
+    if (!message) return 1;
+    return strncmp(message, "IDAT", 4) == 0 || strstr(message, "CRC") != NULL
+        || strstr(message, "compressed data") != NULL || strstr(message, "image data") != NULL
+        || strstr(message, "runcated") != NULL || strstr(message, "amaged") != NULL
+        || strstr(message, "data check") != NULL || strstr(message, "adaptive filter") != NULL;
 }
 
 static void reader_warning(png_structp png, png_const_charp message) {
     struct cvseg_png_reader *r = (struct cvseg_png_reader *)png_get_error_ptr(png);
     if (r->warnings == 0) copy_message(r->message, message);
     r->warnings += 1;
-    if (!is_metadata_warning(message)) {
+    if (damages_pixels(message)) {
         if (!r->corrupt) copy_message(r->message, message);
         r->corrupt = 1;
     }
@@ -318,13 +320,3 @@ int cvseg_png_encode(const cvseg_png_write_params *p, uint8_t **out, size_t *out
 
 void cvseg_free(void *pointer) { free(pointer); }
 
-#if defined(__GLIBC__)
-#include <malloc.h>
-void cvseg_keep_buffers_in_heap(void) {
-    mallopt(M_MMAP_THRESHOLD, 256 << 20);
-    mallopt(M_TRIM_THRESHOLD, 512 << 20);
-    mallopt(M_TOP_PAD, 64 << 20);
-}
-#else
-void cvseg_keep_buffers_in_heap(void) {}
-#endif

@@ -139,6 +139,68 @@ import CVSegIO
         #expect(r.stderr.contains("would overwrite the output of"))
         #expect(dir.files("out") == ["x.png"])
     }
+
+    @Test func symlinkLoopsAreReportedAndTheWalkEnds() throws {
+        let dir = try TempDir(); defer { dir.cleanup() }
+        try dir.write("in/d/x.png", ImageEncoder.png(testImage(width: 8, height: 8, seed: 1)))
+        #expect(symlink("..", dir.path + "/in/d/up") == 0)
+        #expect(symlink("..", dir.path + "/in/d/up2") == 0)
+        let r = try CLI.run(["segment", "otsu", dir.path + "/in", "-o", dir.path + "/out", "--quiet"])
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("symbolic link loop"))
+        #expect(dir.files("out") == ["d/x.png"])
+    }
+
+    @Test func nonUTF8NamesAreReportedNotDropped() throws {
+        let dir = try TempDir(); defer { dir.cleanup() }
+        try dir.write("in/good.png", ImageEncoder.png(testImage(width: 8, height: 8, seed: 1)))
+        let png = try ImageEncoder.png(testImage(width: 8, height: 8, seed: 2))
+        var name = Array((dir.path + "/in/bad").utf8) + [0xFF] + Array(".png".utf8) + [0]
+        let fd = name.withUnsafeMutableBufferPointer { p in
+            p.baseAddress!.withMemoryRebound(to: CChar.self, capacity: p.count) { open($0, O_CREAT | O_WRONLY, 0o644) }
+        }
+        #expect(fd >= 0)
+        _ = png.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        close(fd)
+        let r = try CLI.run(["segment", "otsu", dir.path + "/in", "-o", dir.path + "/out", "--json"])
+        #expect(r.status == 1)
+        #expect(r.stdout.contains("not valid UTF-8"))
+        #expect(dir.files("out") == ["good.png"])
+    }
+
+    @Test func outputInsideOrEqualToTheInputIsSafe() throws {
+        let dir = try TempDir(); defer { dir.cleanup() }
+        let original = try ImageEncoder.png(testImage(width: 8, height: 8, seed: 1))
+        try dir.write("in/a.png", original)
+        // -o equal to the input folder: refused per file, the image is untouched.
+        let same = try CLI.run(["segment", "otsu", dir.path + "/in", "-o", dir.path + "/in", "--quiet"])
+        #expect(same.status == 1)
+        #expect(same.stderr.contains("is the input itself"))
+        #expect(try FileBytes.read(dir.path + "/in/a.png") == original)
+        // -o inside the input folder: the second run does not segment the first run's masks.
+        for _ in 0..<2 {
+            let r = try CLI.run(["segment", "otsu", dir.path + "/in", "-o", dir.path + "/in/masks", "--json"])
+            #expect(r.status == 0)
+            #expect(r.stdout.contains("\"inputs\" : 1") || r.stdout.contains("\"inputs\": 1"))
+        }
+        #expect(dir.files("in") == ["a.png", "masks/a.png"])
+        let empty = try CLI.run(["segment", "otsu", dir.path + "/in", "-o", ""])
+        #expect(empty.status == 64)
+    }
+
+    @Test func collisionsAreFoundWhateverTheShard() throws {
+        let dir = try TempDir(); defer { dir.cleanup() }
+        try dir.write("in/a.png", ImageEncoder.png(testImage(width: 8, height: 8, seed: 1)))
+        try dir.write("in/a.jpeg", ImageEncoder.jpeg(testImage(width: 8, height: 8, seed: 2)))
+        var statuses: [Int32] = []
+        for k in 1...2 {
+            let r = try CLI.run(["segment", "otsu", dir.path + "/in", "-o", dir.path + "/out", "--shard", "\(k)/2", "--quiet"])
+            statuses.append(r.status)
+        }
+        // Both inputs map to out/a.png, so they share a shard, and that shard reports the clash.
+        #expect(statuses.sorted() == [0, 1])
+        #expect(dir.files("out") == ["a.png"])
+    }
 }
 
 /// The words of the command line: help, usage errors and their exit codes.
@@ -160,6 +222,7 @@ import CVSegIO
         (["segment", "otsu", "x", "-o", "y", "--png-compression", "12"], "--png-compression must be 0...9"),
         (["segment", "otsu", "x"], "--output"),
         (["eval", "seg", "--pred", "a", "--gt", "b"], "Give --binary or --num-classes K"),
+        (["eval", "seg", "--pred", "a", "--gt", "b", "--num-classes", "65536"], "--num-classes must be 1...1024"),
     ])
     func usageErrorsExit64(arguments: [String], message: String) throws {
         let r = try CLI.run(arguments)
@@ -181,7 +244,9 @@ import CVSegIO
         #expect(r.status == 0, "\(r.stderr)")
         // TP 4, FP 1, FN 0: IoU 0.8, F1 8/9.
         #expect(r.stdout.contains("IoU 0.8000"))
-        let m = try JSONSerialization.jsonObject(with: Data(FileBytes.read(dir.path + "/m.json"))) as! [String: Any]
-        #expect(abs((m["F1"] as! Double) - 8.0 / 9.0) < 1e-12)
+        let m = try JSON.parse(FileBytes.read(dir.path + "/m.json"), file: "m.json")
+        #expect(abs((m["foreground"]?["F1"]?.doubleValue ?? 0) - 8.0 / 9.0) < 1e-12)
+        #expect(m["per_class"]?.arrayValue?.count == 2)
+        #expect(m["confusion"]?.arrayValue?[0].arrayValue?.compactMap(\.intValue) == [3, 1])
     }
 }

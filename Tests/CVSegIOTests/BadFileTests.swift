@@ -54,6 +54,9 @@ import CVSegCore
         case "jpeg_corrupt_data":
             guard case .corruptData = error else { Issue.record("\(text)"); return }
             #expect(text.contains("Corrupt JPEG data"))
+        case "many_scans":
+            // Strict mode stops even earlier, at libjpeg's warning about the repeated scans.
+            #expect(text.contains("more than 1000 progressive scans") || text.contains("Inconsistent progression"), "\(text)")
         default:
             Issue.record("unknown kind \(kind)")
         }
@@ -73,6 +76,67 @@ import CVSegCore
         }
         #expect(throws: CVSegError.self) {
             _ = try ImageFile.read("\(fixtureRoot)/bad/truncated.png", options: Self.lenient)
+        }
+        // Lenient or not, a file with over 1000 scans is refused (it could take hours).
+        #expect(throws: CVSegError.self) {
+            _ = try ImageFile.read("\(fixtureRoot)/bad/many_scans.jpg", options: Self.lenient)
+        }
+    }
+
+    /// Warnings that leave the pixels intact (an unknown JFIF revision) do not fail a strict decode.
+    @Test func harmlessJPEGWarningIsNotCorruption() throws {
+        var bytes = try FileBytes.read("\(fixtureRoot)/jpeg/gray_q90.jpg")
+        let jfif: [UInt8] = Array("JFIF".utf8) + [0]
+        guard let at = (0..<(bytes.count - 5)).first(where: { Array(bytes[$0..<$0 + 5]) == jfif }) else {
+            Issue.record("no JFIF marker"); return
+        }
+        bytes[at + 5] = 2 // major version 2: libjpeg warns "unknown JFIF revision number"
+        let patched = try ImageDecoder.decode(bytes, file: "jfif2.jpg", options: Self.strict)
+        let original = try ImageFile.read("\(fixtureRoot)/jpeg/gray_q90.jpg", options: Self.strict)
+        #expect(patched == original)
+    }
+
+    /// The decoded size is limited too: a few kilobytes can claim 16384 x 16384 16-bit RGBA (2 GiB).
+    @Test func decodedBytesAreLimited() throws {
+        var png: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
+        func chunk(_ type: String, _ data: [UInt8]) {
+            let body = Array(type.utf8) + data
+            png += withUnsafeBytes(of: UInt32(data.count).bigEndian, Array.init) + body
+            png += withUnsafeBytes(of: crc32(body).bigEndian, Array.init)
+        }
+        let side = withUnsafeBytes(of: UInt32(16384).bigEndian, Array.init)
+        chunk("IHDR", side + side + [16, 6, 0, 0, 0])
+        chunk("IDAT", [0x78, 0x9C, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01])
+        chunk("IEND", [])
+        #expect {
+            _ = try ImageDecoder.decode(png, file: "big.png", options: Self.strict)
+        } throws: { error in
+            guard case CVSegError.tooLarge = error else { return false }
+            return "\(error)".contains("decode to more than the limit")
+        }
+    }
+
+    @Test func nonRegularFilesAreRefusedWithoutBlocking() throws {
+        let dir = NSTemporaryDirectory() + "cvseg-special-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        #expect(mkfifo(dir + "/pipe.png", 0o644) == 0)
+        #expect(symlink("/dev/zero", dir + "/zero.png") == 0)
+        for name in ["pipe.png", "zero.png"] {
+            #expect {
+                _ = try ImageFile.read(dir + "/" + name, options: Self.strict)
+            } throws: { error in
+                "\(error)".contains("not a regular file")
+            }
+        }
+        // A sparse file claiming 2 GiB is refused by size before any read.
+        let fd = open(dir + "/sparse.png", O_CREAT | O_WRONLY, 0o644)
+        #expect(ftruncate(fd, 2 << 30) == 0)
+        close(fd)
+        #expect {
+            _ = try ImageFile.read(dir + "/sparse.png", options: Self.strict)
+        } throws: { error in
+            "\(error)".contains("over the limit")
         }
     }
 
@@ -131,4 +195,14 @@ struct SplitMix64: RandomNumberGenerator {
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
     }
+}
+
+/// CRC-32 (IEEE), for building PNG chunks in tests.
+func crc32(_ bytes: [UInt8]) -> UInt32 {
+    var c: UInt32 = 0xFFFF_FFFF
+    for b in bytes {
+        c ^= UInt32(b)
+        for _ in 0..<8 { c = (c >> 1) ^ (c & 1 == 1 ? 0xEDB8_8320 : 0) }
+    }
+    return ~c
 }

@@ -49,15 +49,20 @@ struct EvalSeg: ParsableCommand {
     func validate() throws {
         if !binary && numClasses == nil { throw ValidationError("Give --binary or --num-classes K.") }
         if binary && numClasses != nil { throw ValidationError("--binary and --num-classes exclude each other.") }
-        if let k = numClasses, k < 1 || k > 65536 { throw ValidationError("--num-classes must be 1...65536.") }
+        if let k = numClasses, k < 1 || k > Self.maxClasses {
+            throw ValidationError("--num-classes must be 1...\(Self.maxClasses).")
+        }
         if let jobs, jobs < 1 { throw ValidationError("--jobs must be at least 1, not \(jobs).") }
     }
 
     private struct PairResult: Sendable {
-        var matrix: ConfusionMatrix?
+        var counts: ClassCounts?
         var error: String?
         var truthHas255 = false
     }
+
+    /// A confusion matrix takes classes² counters; 1024 classes is 8 MB per worker.
+    static let maxClasses = 1024
 
     func run() throws {
         let classes = binary ? 2 : numClasses!
@@ -94,10 +99,13 @@ struct EvalSeg: ParsableCommand {
 
         let pairs = pairList
         let results = Mutex([PairResult](repeating: PairResult(), count: pairs.count))
+        let totals = Mutex([ConfusionMatrix]())
         let next = Atomic<Int>(0)
         let workers = max(1, min(jobs ?? System.cores, pairs.count))
-        let (binary, ignoreLabel) = (self.binary, binary ? nil : Int32(clamping: ignore))
+        let (binary, perImage, ignoreLabel) = (self.binary, self.perImage, binary ? nil : Int32(clamping: ignore))
         DispatchQueue.concurrentPerform(iterations: workers) { _ in
+            // Each worker sums into its own matrix; integer sums do not depend on the order.
+            var matrix = ConfusionMatrix(classes: classes)
             while true {
                 let i = next.add(1, ordering: .relaxed).oldValue
                 guard i < pairs.count else { break }
@@ -109,28 +117,31 @@ struct EvalSeg: ParsableCommand {
                         throw CVSegError.invalidArgument("\(pairs[i].pred): prediction is \(p.labels.width)x\(p.labels.height) "
                                                          + "but ground truth \(pairs[i].truth) is \(t.labels.width)x\(t.labels.height)")
                     }
-                    var m = ConfusionMatrix(classes: classes)
                     do {
-                        try m.add(predicted: p.labels, truth: t.labels, ignoreLabel: ignoreLabel)
+                        // The matrix add is all or nothing: a pair with a bad label adds no pixel.
+                        try matrix.add(predicted: p.labels, truth: t.labels, ignoreLabel: ignoreLabel)
+                        var counts = ClassCounts(classes: perImage ? classes : 1)
+                        if perImage { try counts.add(predicted: p.labels, truth: t.labels, ignoreLabel: ignoreLabel) }
+                        r.counts = counts
                     } catch let error as CVSegError {
                         throw CVSegError.invalidArgument("\(pairs[i].pred) vs \(pairs[i].truth): \(error)")
                     }
-                    r.matrix = m
                     r.truthHas255 = t.had255
                 } catch {
                     r.error = "\(error)"
                 }
                 results.withLock { $0[i] = r }
             }
+            totals.withLock { $0.append(matrix) }
         }
         let all = results.withLock { $0 }
         var total = ConfusionMatrix(classes: classes)
+        for m in totals.withLock({ $0 }) { total.add(m) }
         var failures: [String] = []
         for r in all {
-            if let m = r.matrix { total.add(m) }
             if let e = r.error { failures.append(e) }
         }
-        let evaluated = all.filter { $0.matrix != nil }.count
+        let evaluated = all.filter { $0.counts != nil }.count
         let metrics = SegmentationMetrics(total)
         print("images \(evaluated), pixels \(total.total); dataset confusion matrix (metrics pooled over all pixels)"
               + (binary ? ", foreground = nonzero" : ", ignored label \(ignore)"))
@@ -170,8 +181,8 @@ struct EvalSeg: ParsableCommand {
             var rows: [JSON] = []
             var sum = 0.0, count = 0
             for (pair, r) in zip(pairs, all) {
-                guard let m = r.matrix else { continue }
-                let s = SegmentationMetrics(m)
+                guard let counts = r.counts else { continue }
+                let s = SegmentationMetrics(counts)
                 print("  \(pad(fixed(s.mIoU, 4), 7, left: true))  \(pair.relative)")
                 rows.append(.object([("file", .string(pair.relative)), ("mIoU", .number(s.mIoU)), ("aAcc", .number(s.aAcc))]))
                 if !s.mIoU.isNaN { sum += s.mIoU; count += 1 }

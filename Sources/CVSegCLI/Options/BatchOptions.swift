@@ -18,9 +18,10 @@ struct Shard: ExpressibleByArgument, Sendable, Equatable {
         count = n
     }
 
-    /// Whether the input with this relative path belongs to this shard: FNV-1a (64-bit) of the
-    /// path's UTF-8 bytes, modulo N, equals K - 1. The rule depends on the path alone, so every
-    /// machine agrees without seeing the others' lists, and adding files moves no other file.
+    /// Whether the input whose output has this relative path belongs to this shard: FNV-1a
+    /// (64-bit) of the path's UTF-8 bytes, modulo N, equals K - 1. The rule depends on the path
+    /// alone, so every machine agrees without seeing the others' lists, and adding files moves no
+    /// other file.
     func contains(relativePath: String) -> Bool {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         for byte in relativePath.utf8 {
@@ -66,6 +67,7 @@ struct BatchOptions: ParsableArguments {
     func validate() throws {
         if let jobs, jobs < 1 { throw ValidationError("--jobs must be at least 1, not \(jobs).") }
         if inputs.isEmpty { throw ValidationError("Give at least one input file or folder.") }
+        if output.isEmpty { throw ValidationError("--output must name a folder.") }
     }
 }
 

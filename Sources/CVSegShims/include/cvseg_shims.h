@@ -113,6 +113,11 @@ void cvseg_free(void *pointer);
 /// (glibc mallopt; <malloc.h> is not part of Swift's Glibc module). No-op elsewhere.
 void cvseg_keep_buffers_in_heap(void);
 
+/// open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644): an unnamed file in `dir` that disappears if
+/// the process dies before it is linked. Returns -1 (errno set) where unsupported. The O_TMPFILE
+/// macro is not visible to Swift, hence this shim.
+int cvseg_open_tmpfile(const char *dir);
+
 #ifdef __cplusplus
 }
 #endif
