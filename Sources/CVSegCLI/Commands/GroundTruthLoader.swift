@@ -103,12 +103,9 @@ enum GroundTruthLoader {
         return relative
     }
 
-    /// Detections that carry `file_name` are assigned to the ground-truth image of that name
-    /// (compared without extension: the whole relative path, else the base name when unique);
-    /// the others keep their `image_id`.
-    static func matchImages(_ detections: [DetectedObject], predictionsFile: String,
-                            truth: DetectionGroundTruth) throws -> [DetectedObject] {
-        guard detections.contains(where: { $0.fileName != nil }) else { return detections }
+    /// A lookup from an image's file name to its ground-truth image id: compared without
+    /// extension, the whole relative path first, else the base name when it is unique.
+    static func imageResolver(_ truth: DetectionGroundTruth) -> (String) -> Int? {
         var byPath: [String: Int] = [:], byBase: [String: [Int]] = [:]
         for image in truth.images {
             guard let name = image.fileName else { continue }
@@ -116,17 +113,27 @@ enum GroundTruthLoader {
             byPath[s] = image.id
             byBase[String(s.split(separator: "/").last ?? Substring(s)), default: []].append(image.id)
         }
+        return { name in
+            let s = stem(name)
+            if let id = byPath[s] { return id }
+            if let ids = byBase[String(s.split(separator: "/").last ?? Substring(s))], ids.count == 1 { return ids[0] }
+            return nil
+        }
+    }
+
+    /// Detections that carry `file_name` are assigned to the ground-truth image of that name
+    /// (see ``imageResolver(_:)``); the others keep their `image_id`.
+    static func matchImages(_ detections: [DetectedObject], predictionsFile: String,
+                            truth: DetectionGroundTruth) throws -> [DetectedObject] {
+        guard detections.contains(where: { $0.fileName != nil }) else { return detections }
+        let resolve = imageResolver(truth)
         return try detections.enumerated().map { n, d in
             guard let name = d.fileName else { return d }
-            let s = stem(name)
-            var copy = d
-            if let id = byPath[s] {
-                copy.imageId = id
-            } else if let ids = byBase[String(s.split(separator: "/").last ?? Substring(s))], ids.count == 1 {
-                copy.imageId = ids[0]
-            } else {
+            guard let id = resolve(name) else {
                 throw CVSegError.invalidContent(file: predictionsFile, reason: "detection [\(n)]: file_name \(name) matches no ground-truth image")
             }
+            var copy = d
+            copy.imageId = id
             return copy
         }
     }

@@ -67,11 +67,19 @@ public enum COCOFormat {
     }
 
     static func parseBox(_ value: JSON?, what: String, file: String) throws -> EvalBox {
+        try parseBox(value as JSON?, what: what, file: file, field: "bbox")
+    }
+
+    static func parseBox(_ value: JSON, what: String, file: String) throws -> EvalBox {
+        try parseBox(Optional(value), what: what, file: file, field: "box")
+    }
+
+    private static func parseBox(_ value: JSON?, what: String, file: String, field: String) throws -> EvalBox {
         guard let list = value?.arrayValue, list.count == 4,
               let x = list[0].doubleValue, let y = list[1].doubleValue,
               let w = list[2].doubleValue, let h = list[3].doubleValue,
               x.isFinite, y.isFinite, w.isFinite, h.isFinite else {
-            throw CVSegError.invalidContent(file: file, reason: "\(what) has no \"bbox\" of 4 finite numbers [x, y, w, h]")
+            throw CVSegError.invalidContent(file: file, reason: "\(what) has no \"\(field)\" of 4 finite numbers [x, y, w, h]")
         }
         return EvalBox(x: x, y: y, width: w, height: h)
     }
