@@ -16,6 +16,13 @@ public struct ConfusionMatrix: Sendable, Equatable {
         counts = [Int](repeating: 0, count: classes * classes)
     }
 
+    /// A matrix from saved counts (`counts[truth * classes + predicted]`).
+    public init(classes: Int, counts: [Int]) {
+        precondition(classes > 0 && counts.count == classes * classes, "\(counts.count) counts for \(classes) classes")
+        self.classes = classes
+        self.counts = counts
+    }
+
     public subscript(truth: Int, predicted: Int) -> Int { counts[truth * classes + predicted] }
 
     /// Adds one image's pixels.

@@ -78,7 +78,10 @@ public struct ClassCounts: Sendable, Equatable {
         truth = truePositives
     }
 
-    init(classes: Int, truePositives: [Int], predicted: [Int], truth: [Int]) {
+    /// Counts from saved values (all three arrays `classes` long).
+    public init(classes: Int, truePositives: [Int], predicted: [Int], truth: [Int]) {
+        precondition(truePositives.count == classes && predicted.count == classes && truth.count == classes,
+                     "class counts of the wrong length")
         self.classes = classes
         self.truePositives = truePositives
         self.predicted = predicted

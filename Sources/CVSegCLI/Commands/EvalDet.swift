@@ -37,11 +37,32 @@ struct EvalDet: ParsableCommand {
     @Flag(help: "Make detections of categories absent from the ground truth an error (default: warn and leave them out).")
     var strict = false
 
+    @Option(help: ArgumentHelp("Save the ground truth and these detections to this file, for `cvseg eval merge`.", valueName: "file"))
+    var saveState: String?
+
     func run() throws {
         let names = try classNames.map(readClassNames)
         let truth = try GroundTruthLoader.load(gt, classNames: names)
         let detections = try GroundTruthLoader.matchImages(
             COCOFormat.detections(FileBytes.read(pred), file: pred), predictionsFile: pred, truth: truth)
+        let report = DetReport(metric: metric, truth: truth, detections: detections)
+        try report.emit(json: json, predictionsFile: pred, strict: strict)
+        if let saveState {
+            try ImageFile.writeAtomically(Array((report.state.text(indent: 0) + "\n").utf8), to: saveState)
+        }
+    }
+}
+
+/// A detection evaluation's inputs and what `eval det` prints from them. Its saved state keeps
+/// the ground truth and this shard's detections; `eval merge` checks that the states share the
+/// same ground truth, concatenates the detections in the order given, and evaluates once.
+struct DetReport {
+    var metric: EvalDet.Metric
+    var truth: DetectionGroundTruth
+    var detections: [DetectedObject]
+
+    func emit(json: String?, predictionsFile pred: String, strict: Bool) throws {
+        let (metric, truth, detections) = (self.metric, self.truth, self.detections)
         let nameOf = Dictionary(truth.categories.map { ($0.id, $0.name) }, uniquingKeysWith: { a, _ in a })
         var report: [(String, JSON)] = [("metric", .string(metric.rawValue)), ("images", .int(truth.images.count)),
                                         ("detections", .int(detections.count))]
@@ -104,5 +125,57 @@ struct EvalDet: ParsableCommand {
         if let json {
             try ImageFile.writeAtomically(Array((JSON.object(report).text() + "\n").utf8), to: json)
         }
+    }
+
+    var truthJSON: JSON {
+        .object([
+            ("images", .array(truth.images.map { i in
+                .object([("id", .int(i.id)), ("file_name", i.fileName.map { .string($0) } ?? .null),
+                         ("width", i.width.map { .int($0) } ?? .null), ("height", i.height.map { .int($0) } ?? .null)])
+            })),
+            ("categories", .array(truth.categories.map { .object([("id", .int($0.id)), ("name", .string($0.name))]) })),
+            ("annotations", .array(truth.objects.map { o in
+                .object([("id", .int(o.id)), ("image_id", .int(o.imageId)), ("category_id", .int(o.categoryId)),
+                         ("bbox", .array([.number(o.box.x), .number(o.box.y), .number(o.box.width), .number(o.box.height)])),
+                         ("area", .number(o.area)), ("iscrowd", .int(o.isCrowd ? 1 : 0)), ("difficult", .bool(o.isDifficult))])
+            })),
+        ])
+    }
+
+    var detectionsJSON: JSON {
+        .array(detections.map { d in
+            .object([("image_id", .int(d.imageId)), ("category_id", .int(d.categoryId)),
+                     ("bbox", .array([.number(d.box.x), .number(d.box.y), .number(d.box.width), .number(d.box.height)])),
+                     ("score", .number(d.score))])
+        })
+    }
+
+    var state: JSON {
+        .object([("cvseg_eval_state", .int(1)), ("kind", .string("det")), ("metric", .string(metric.rawValue)),
+                 ("truth", truthJSON), ("detections", detectionsJSON)])
+    }
+
+    init(metric: EvalDet.Metric, truth: DetectionGroundTruth, detections: [DetectedObject]) {
+        self.metric = metric; self.truth = truth; self.detections = detections
+    }
+
+    init(state: JSON, file: String) throws {
+        guard state["kind"]?.stringValue == "det", let m = state["metric"]?.stringValue.flatMap(EvalDet.Metric.init(rawValue:)),
+              let truthJSON = state["truth"], let dets = state["detections"] else {
+            throw CVSegError.invalidContent(file: file, reason: "not a cvseg detection state (from `eval det --save-state`)")
+        }
+        metric = m
+        truth = try COCOFormat.groundTruth(Array(truthJSON.text(indent: 0).utf8), file: file)
+        detections = try COCOFormat.detections(Array(dets.text(indent: 0).utf8), file: file)
+    }
+
+    mutating func merge(_ other: DetReport, file: String) throws {
+        guard other.metric == metric else {
+            throw CVSegError.invalidContent(file: file, reason: "made with --metric \(other.metric.rawValue), the first state with \(metric.rawValue)")
+        }
+        guard other.truthJSON == truthJSON else {
+            throw CVSegError.invalidContent(file: file, reason: "its ground truth differs from the first state's")
+        }
+        detections += other.detections
     }
 }

@@ -46,6 +46,9 @@ struct EvalSeg: ParsableCommand {
     @Option(help: ArgumentHelp("Also write the metrics as JSON to this file.", valueName: "file"))
     var json: String?
 
+    @Option(help: ArgumentHelp("Save the summed counts to this file, for `cvseg eval merge` across shards.", valueName: "file"))
+    var saveState: String?
+
     func validate() throws {
         if !binary && numClasses == nil { throw ValidationError("Give --binary or --num-classes K.") }
         if binary && numClasses != nil { throw ValidationError("--binary and --num-classes exclude each other.") }
@@ -142,57 +145,17 @@ struct EvalSeg: ParsableCommand {
             if let e = r.error { failures.append(e) }
         }
         let evaluated = all.filter { $0.counts != nil }.count
-        let metrics = SegmentationMetrics(total)
-        print("images \(evaluated), pixels \(total.total); dataset confusion matrix (metrics pooled over all pixels)"
-              + (binary ? ", foreground = nonzero" : ", ignored label \(ignore)"))
+        if binary && all.contains(where: { $0.truthHas255 }) {
+            writeStderr("cvseg: note: the ground truth holds 255; with --binary it counts as foreground "
+                        + "(without --binary, 255 is the ignore label)\n")
+        }
         if !unpaired.isEmpty { print("unpaired files: \(unpaired.count) (listed on stderr, left out)") }
-        let nameWidth = max(5, names.map(\.count).max() ?? 5)
-        print(pad("class", nameWidth) + "     IoU     Acc    Dice    Prec  Recall")
-        for (c, s) in metrics.perClass.enumerated() {
-            print(pad(names[c], nameWidth) + [s.iou, s.accuracy, s.dice, s.precision, s.recall]
-                .map { pad(fixed($0, 4), 8, left: true) }.joined())
-        }
-        print("aAcc \(fixed(metrics.aAcc, 4))  mAcc \(fixed(metrics.mAcc, 4))  mIoU \(fixed(metrics.mIoU, 4))  "
-              + "fwIoU \(fixed(metrics.fwIoU, 4))  (means over classes with a defined value)")
-        var report: [(String, JSON)] = [
-            ("images", .int(evaluated)), ("pixels", .int(total.total)),
-            ("mIoU", .number(metrics.mIoU)), ("aAcc", .number(metrics.aAcc)), ("mAcc", .number(metrics.mAcc)),
-            ("mDice", .number(metrics.mDice)), ("fwIoU", .number(metrics.fwIoU)),
-            ("per_class", .array(metrics.perClass.enumerated().map { c, s in
-                .object([("class", .string(names[c])), ("IoU", .number(s.iou)), ("Acc", .number(s.accuracy)),
-                         ("Dice", .number(s.dice)), ("precision", .number(s.precision)), ("recall", .number(s.recall))])
-            })),
-            ("confusion", .array((0..<classes).map { g in .array((0..<classes).map { .int(total[g, $0]) }) })),
-        ]
-        if binary {
-            let b = BinaryMetrics(total)
-            print("foreground  IoU \(fixed(b.iou, 4))  F1 \(fixed(b.f1, 4))  precision \(fixed(b.precision, 4))  "
-                  + "recall \(fixed(b.recall, 4))  accuracy \(fixed(b.accuracy, 4))")
-            report.append(("foreground", .object([("IoU", .number(b.iou)), ("F1", .number(b.f1)),
-                                                  ("precision", .number(b.precision)), ("recall", .number(b.recall)),
-                                                  ("accuracy", .number(b.accuracy))])))
-            if all.contains(where: { $0.truthHas255 }) {
-                writeStderr("cvseg: note: the ground truth holds 255; with --binary it counts as foreground "
-                            + "(without --binary, 255 is the ignore label)\n")
-            }
-        }
-        if perImage {
-            print("per image (each image's own mIoU over its classes present; NOT the dataset mIoU above):")
-            var rows: [JSON] = []
-            var sum = 0.0, count = 0
-            for (pair, r) in zip(pairs, all) {
-                guard let counts = r.counts else { continue }
-                let s = SegmentationMetrics(counts)
-                print("  \(pad(fixed(s.mIoU, 4), 7, left: true))  \(pair.relative)")
-                rows.append(.object([("file", .string(pair.relative)), ("mIoU", .number(s.mIoU)), ("aAcc", .number(s.aAcc))]))
-                if !s.mIoU.isNaN { sum += s.mIoU; count += 1 }
-            }
-            let mean = count == 0 ? Double.nan : sum / Double(count)
-            print("mean of per-image mIoU \(fixed(mean, 4)) over \(count) images")
-            report += [("per_image", .array(rows)), ("per_image_mean_mIoU", .number(mean))]
-        }
-        if let json {
-            try ImageFile.writeAtomically(Array((JSON.object(report).text() + "\n").utf8), to: json)
+        let report = SegReport(
+            binary: binary, ignore: binary ? nil : ignore, names: names, images: evaluated, matrix: total,
+            perImage: perImage ? zip(pairs, all).compactMap { pair, r in r.counts.map { (pair.relative, $0) } } : nil)
+        try report.emit(json: json)
+        if let saveState {
+            try ImageFile.writeAtomically(Array((report.state.text(indent: 0) + "\n").utf8), to: saveState)
         }
         for failure in failures { writeStderr("cvseg: FAILED \(failure)\n") }
         if !failures.isEmpty { throw ExitCode(1) }
@@ -228,4 +191,124 @@ struct EvalSeg: ParsableCommand {
 
 enum System {
     static var cores: Int { BatchOptions.cores }
+}
+
+/// A segmentation evaluation's result: what `eval seg` prints, saves as state, and what
+/// `eval merge` rebuilds by summing states.
+struct SegReport {
+    var binary: Bool
+    var ignore: Int?
+    var names: [String]
+    var images: Int
+    var matrix: ConfusionMatrix
+    var perImage: [(file: String, counts: ClassCounts)]?
+
+    func emit(json: String?) throws {
+        let total = matrix
+        let classes = matrix.classes
+        let metrics = SegmentationMetrics(total)
+        print("images \(images), pixels \(total.total); dataset confusion matrix (metrics pooled over all pixels)"
+              + (binary ? ", foreground = nonzero" : ", ignored label \(ignore.map(String.init) ?? "none")"))
+        let nameWidth = max(5, names.map(\.count).max() ?? 5)
+        print(pad("class", nameWidth) + "     IoU     Acc    Dice    Prec  Recall")
+        for (c, s) in metrics.perClass.enumerated() {
+            print(pad(names[c], nameWidth) + [s.iou, s.accuracy, s.dice, s.precision, s.recall]
+                .map { pad(fixed($0, 4), 8, left: true) }.joined())
+        }
+        print("aAcc \(fixed(metrics.aAcc, 4))  mAcc \(fixed(metrics.mAcc, 4))  mIoU \(fixed(metrics.mIoU, 4))  "
+              + "fwIoU \(fixed(metrics.fwIoU, 4))  (means over classes with a defined value)")
+        var report: [(String, JSON)] = [
+            ("images", .int(images)), ("pixels", .int(total.total)),
+            ("mIoU", .number(metrics.mIoU)), ("aAcc", .number(metrics.aAcc)), ("mAcc", .number(metrics.mAcc)),
+            ("mDice", .number(metrics.mDice)), ("fwIoU", .number(metrics.fwIoU)),
+            ("per_class", .array(metrics.perClass.enumerated().map { c, s in
+                .object([("class", .string(names[c])), ("IoU", .number(s.iou)), ("Acc", .number(s.accuracy)),
+                         ("Dice", .number(s.dice)), ("precision", .number(s.precision)), ("recall", .number(s.recall))])
+            })),
+            ("confusion", .array((0..<classes).map { g in .array((0..<classes).map { .int(total[g, $0]) }) })),
+        ]
+        if binary {
+            let b = BinaryMetrics(total)
+            print("foreground  IoU \(fixed(b.iou, 4))  F1 \(fixed(b.f1, 4))  precision \(fixed(b.precision, 4))  "
+                  + "recall \(fixed(b.recall, 4))  accuracy \(fixed(b.accuracy, 4))")
+            report.append(("foreground", .object([("IoU", .number(b.iou)), ("F1", .number(b.f1)),
+                                                  ("precision", .number(b.precision)), ("recall", .number(b.recall)),
+                                                  ("accuracy", .number(b.accuracy))])))
+        }
+        if let perImage {
+            print("per image (each image's own mIoU over its classes present; NOT the dataset mIoU above):")
+            var rows: [JSON] = []
+            var sum = 0.0, count = 0
+            for (file, counts) in perImage {
+                let s = SegmentationMetrics(counts)
+                print("  \(pad(fixed(s.mIoU, 4), 7, left: true))  \(file)")
+                rows.append(.object([("file", .string(file)), ("mIoU", .number(s.mIoU)), ("aAcc", .number(s.aAcc))]))
+                if !s.mIoU.isNaN { sum += s.mIoU; count += 1 }
+            }
+            let mean = count == 0 ? Double.nan : sum / Double(count)
+            print("mean of per-image mIoU \(fixed(mean, 4)) over \(count) images")
+            report += [("per_image", .array(rows)), ("per_image_mean_mIoU", .number(mean))]
+        }
+        if let json {
+            try ImageFile.writeAtomically(Array((JSON.object(report).text() + "\n").utf8), to: json)
+        }
+    }
+
+    var state: JSON {
+        var members: [(String, JSON)] = [
+            ("cvseg_eval_state", .int(1)), ("kind", .string("seg")), ("binary", .bool(binary)),
+            ("ignore", ignore.map { .int($0) } ?? .null), ("names", .array(names.map { .string($0) })),
+            ("images", .int(images)), ("confusion", .array(matrix.counts.map { .int($0) })),
+        ]
+        if let perImage {
+            members.append(("per_image", .array(perImage.map { file, c in
+                .object([("file", .string(file)), ("tp", .array(c.truePositives.map { .int($0) })),
+                         ("predicted", .array(c.predicted.map { .int($0) })), ("truth", .array(c.truth.map { .int($0) }))])
+            })))
+        }
+        return .object(members)
+    }
+
+    /// Rebuilds a report from a saved state.
+    init(state: JSON, file: String) throws {
+        func bad(_ reason: String) -> CVSegError { .invalidContent(file: file, reason: reason) }
+        guard state["kind"]?.stringValue == "seg", let names = state["names"]?.arrayValue?.compactMap(\.stringValue),
+              let counts = state["confusion"]?.arrayValue?.compactMap(\.intValue), counts.count == names.count * names.count,
+              !names.isEmpty, let images = state["images"]?.intValue else {
+            throw bad("not a cvseg segmentation state (from `eval seg --save-state`)")
+        }
+        binary = state["binary"]?.boolValue ?? false
+        ignore = state["ignore"]?.intValue
+        self.names = names
+        self.images = images
+        matrix = ConfusionMatrix(classes: names.count, counts: counts)
+        if let rows = state["per_image"]?.arrayValue {
+            perImage = try rows.map { row in
+                guard let file = row["file"]?.stringValue,
+                      let tp = row["tp"]?.arrayValue?.compactMap(\.intValue), let p = row["predicted"]?.arrayValue?.compactMap(\.intValue),
+                      let t = row["truth"]?.arrayValue?.compactMap(\.intValue),
+                      tp.count == names.count, p.count == names.count, t.count == names.count else {
+                    throw bad("a per-image entry is incomplete")
+                }
+                return (file, ClassCounts(classes: names.count, truePositives: tp, predicted: p, truth: t))
+            }
+        }
+    }
+
+    init(binary: Bool, ignore: Int?, names: [String], images: Int, matrix: ConfusionMatrix,
+         perImage: [(file: String, counts: ClassCounts)]?) {
+        self.binary = binary; self.ignore = ignore; self.names = names; self.images = images
+        self.matrix = matrix; self.perImage = perImage
+    }
+
+    /// The sum of two shards' reports; they must have been made with the same settings.
+    mutating func merge(_ other: SegReport, file: String) throws {
+        guard other.binary == binary, other.ignore == ignore, other.names == names else {
+            throw CVSegError.invalidContent(file: file, reason: "made with other settings (classes, names, --binary or --ignore) than the first state")
+        }
+        matrix.add(other.matrix)
+        images += other.images
+        if let rows = other.perImage { perImage = (perImage ?? []) + rows }
+        perImage?.sort { $0.file.utf8.lexicographicallyPrecedes($1.file.utf8) }
+    }
 }
