@@ -82,19 +82,19 @@ struct EvalSeg: ParsableCommand {
         for p in predFiles.problems + gtFiles.problems { writeStderr("cvseg: \(p.input): \(p.reason)\n") }
         if !predFiles.problems.isEmpty || !gtFiles.problems.isEmpty { throw ExitCode(1) }
         var gtByStem: [String: String] = [:]
-        for file in gtFiles.files { gtByStem[stem(file.relative)] = file.path }
+        for file in gtFiles.files { gtByStem[GroundTruthLoader.stem(file.relative)] = file.path }
         var pairList: [(pred: String, truth: String, relative: String)] = []
         var unpaired: [String] = []
         var matched = Set<String>()
         for file in predFiles.files {
-            if let truth = gtByStem[stem(file.relative)] {
+            if let truth = gtByStem[GroundTruthLoader.stem(file.relative)] {
                 pairList.append((file.path, truth, file.relative))
-                matched.insert(stem(file.relative))
+                matched.insert(GroundTruthLoader.stem(file.relative))
             } else {
                 unpaired.append("\(file.path): no ground truth for it in \(gt)")
             }
         }
-        for file in gtFiles.files where !matched.contains(stem(file.relative)) {
+        for file in gtFiles.files where !matched.contains(GroundTruthLoader.stem(file.relative)) {
             unpaired.append("\(file.path): no prediction for it in \(pred)")
         }
         for line in unpaired { writeStderr("cvseg: \(strict ? "error" : "warning"): \(line)\n") }
@@ -159,11 +159,6 @@ struct EvalSeg: ParsableCommand {
         }
         for failure in failures { writeStderr("cvseg: FAILED \(failure)\n") }
         if !failures.isEmpty { throw ExitCode(1) }
-    }
-
-    private func stem(_ relative: String) -> String {
-        if let dot = relative.lastIndex(of: "."), !relative[dot...].contains("/") { return String(relative[..<dot]) }
-        return relative
     }
 
     /// A mask file as labels: gray values or palette indices. Binary: nonzero becomes 1.
