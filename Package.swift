@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "CVSegIO", targets: ["CVSegIO"]),
         .library(name: "CVSegClassical", targets: ["CVSegClassical"]),
         .library(name: "CVSegEval", targets: ["CVSegEval"]),
+        .library(name: "CVSegPlot", targets: ["CVSegPlot"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -29,10 +30,11 @@ let package = Package(
         .target(name: "CVSegIO", dependencies: ["CVSegCore", "CVSegShims"]),
         .target(name: "CVSegClassical", dependencies: ["CVSegCore"]),
         .target(name: "CVSegEval", dependencies: ["CVSegCore"]),
+        .target(name: "CVSegPlot", dependencies: ["CVSegCore"]),
         .executableTarget(
             name: "CVSegCLI",
             dependencies: [
-                "CVSegCore", "CVSegIO", "CVSegClassical", "CVSegEval",
+                "CVSegCore", "CVSegIO", "CVSegClassical", "CVSegEval", "CVSegPlot",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -43,5 +45,6 @@ let package = Package(
                     exclude: ["Fixtures"]),
         .testTarget(name: "CVSegEvalTests", dependencies: ["CVSegEval", "CVSegCore", "CVSegIO"], exclude: ["Fixtures"]),
         .testTarget(name: "CVSegCLITests", dependencies: ["CVSegCLI", "CVSegIO", "CVSegCore"]),
+        .testTarget(name: "CVSegPlotTests", dependencies: ["CVSegPlot", "CVSegCore", "CVSegIO"]),
     ]
 )

@@ -128,4 +128,23 @@ import CVSegIO
         // One of two objects found at every IoU threshold, precision 1: AP 0.5 (101-point: recall 0…0.5).
         #expect(abs(j["AP50"]!.doubleValue! - 51.0 / 101.0) < 1e-9)
     }
+
+    @Test func plotsAreWrittenAsPNG() throws {
+        let dir = try TempDir(); defer { dir.cleanup() }
+        let f = Self.fixtures
+        let det = try CLI.run(["eval", "det", "--pred", f + "/coco/crowd/dt.json", "--gt", f + "/coco/crowd/gt.json", "--plots", dir.path + "/det"])
+        #expect(det.status == 0, "\(det.stderr)")
+        #expect(dir.files("det") == ["pr/1_class_1.png", "pr/2_class_2.png", "pr/3_class_3.png"])
+        let seg = try CLI.run(["eval", "seg", "--pred", f + "/seg/multiclass/pred", "--gt", f + "/seg/multiclass/gt",
+                               "--num-classes", "6", "--plots", dir.path + "/seg"])
+        #expect(seg.status == 0, "\(seg.stderr)")
+        for path in [dir.path + "/det/pr/1_class_1.png", dir.path + "/seg/confusion.png"] {
+            guard case .image(.uint8(let image)) = try ImageFile.read(path, options: DecodeOptions(palette: .expand)) else {
+                Issue.record("\(path) is not an 8-bit image"); continue
+            }
+            #expect(image.layout == .rgb && image.width >= 640 && image.height >= 480)
+            // Not a blank canvas: several colours drawn.
+            #expect(Set(stride(from: 0, to: image.samples.count, by: 3).map { image.samples[$0] }).count > 5)
+        }
+    }
 }

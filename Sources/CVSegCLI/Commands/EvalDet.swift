@@ -40,13 +40,16 @@ struct EvalDet: ParsableCommand {
     @Option(help: ArgumentHelp("Save the ground truth and these detections to this file, for `cvseg eval merge`.", valueName: "file"))
     var saveState: String?
 
+    @Option(help: ArgumentHelp("Write a precision-recall curve per category to FOLDER/pr/ as PNG.", valueName: "folder"))
+    var plots: String?
+
     func run() throws {
         let names = try classNames.map(readClassNames)
         let truth = try GroundTruthLoader.load(gt, classNames: names)
         let detections = try GroundTruthLoader.matchImages(
             COCOFormat.detections(FileBytes.read(pred), file: pred), predictionsFile: pred, truth: truth)
         let report = DetReport(metric: metric, truth: truth, detections: detections)
-        try report.emit(json: json, predictionsFile: pred, strict: strict)
+        try report.emit(json: json, predictionsFile: pred, strict: strict, plots: plots)
         if let saveState {
             try ImageFile.writeAtomically(Array((report.state.text(indent: 0) + "\n").utf8), to: saveState)
         }
@@ -61,7 +64,7 @@ struct DetReport {
     var truth: DetectionGroundTruth
     var detections: [DetectedObject]
 
-    func emit(json: String?, predictionsFile pred: String, strict: Bool) throws {
+    func emit(json: String?, predictionsFile pred: String, strict: Bool, plots: String? = nil) throws {
         let (metric, truth, detections) = (self.metric, self.truth, self.detections)
         let nameOf = Dictionary(truth.categories.map { ($0.id, $0.name) }, uniquingKeysWith: { a, _ in a })
         var report: [(String, JSON)] = [("metric", .string(metric.rawValue)), ("images", .int(truth.images.count)),
@@ -104,6 +107,10 @@ struct DetReport {
                 rows.append(.object([("id", .int(id)), ("name", .string(name)), ("AP", .number(ap)), ("AP50", .number(ap50))]))
             }
             report.append(("per_category", .array(rows)))
+            if let plots {
+                let written = try Plots.cocoPrecisionRecall(result, names: nameOf, folder: plots)
+                writeStderr("cvseg: wrote \(written.count) precision-recall curves to \(plots)/pr\n")
+            }
         case .voc07, .voc12:
             let evaluator = VOCEvaluator(interpolation: metric == .voc07 ? .elevenPoint : .allPoints)
             let results = evaluator.evaluate(detections, truth: truth)
@@ -121,6 +128,10 @@ struct DetReport {
             print("mAP \(fixed(mean, 4)) (\(metric == .voc07 ? "VOC2007 11-point" : "VOC2010+ all-point"), "
                   + "IoU > 0.5, difficult objects ignored, classes without positives left out)")
             report += [("mAP", .number(mean)), ("per_category", .array(rows))]
+            if let plots {
+                let written = try Plots.vocPrecisionRecall(results, names: nameOf, folder: plots)
+                writeStderr("cvseg: wrote \(written.count) precision-recall curves to \(plots)/pr\n")
+            }
         }
         if let json {
             try ImageFile.writeAtomically(Array((JSON.object(report).text() + "\n").utf8), to: json)

@@ -23,6 +23,9 @@ struct EvalMerge: ParsableCommand {
     @Flag(help: "Detection states: make detections of categories absent from the ground truth an error.")
     var strict = false
 
+    @Option(help: ArgumentHelp("Write the pictures the evaluation makes to this folder.", valueName: "folder"))
+    var plots: String?
+
     func validate() throws {
         if states.isEmpty { throw ValidationError("Give at least one state file.") }
     }
@@ -33,11 +36,11 @@ struct EvalMerge: ParsableCommand {
         case "seg":
             var report = try SegReport(state: parsed[0].1, file: parsed[0].0)
             for (path, state) in parsed.dropFirst() { try report.merge(SegReport(state: state, file: path), file: path) }
-            try report.emit(json: json)
+            try report.emit(json: json, plots: plots)
         case "det":
             var report = try DetReport(state: parsed[0].1, file: parsed[0].0)
             for (path, state) in parsed.dropFirst() { try report.merge(DetReport(state: state, file: path), file: path) }
-            try report.emit(json: json, predictionsFile: states.joined(separator: "+"), strict: strict)
+            try report.emit(json: json, predictionsFile: states.joined(separator: "+"), strict: strict, plots: plots)
         default:
             throw CVSegError.invalidContent(file: parsed[0].0, reason: "not a cvseg evaluation state (from --save-state)")
         }

@@ -29,6 +29,9 @@ struct EvalProposals: ParsableCommand {
     @Option(help: ArgumentHelp("Also write the table as JSON to this file.", valueName: "file"))
     var json: String?
 
+    @Option(help: ArgumentHelp("Write proposal_recall.png (recall and MABO against the number of proposals) to this folder.", valueName: "folder"))
+    var plots: String?
+
     func validate() throws {
         guard parsedCounts != nil else { throw ValidationError("--counts must be positive integers separated by commas, not \(counts).") }
     }
@@ -63,6 +66,9 @@ struct EvalProposals: ParsableCommand {
                   + pad(fixed(r.recall50, 4), 13, left: true) + pad(fixed(r.recall70, 4), 12, left: true)
                   + pad(fixed(r.averageRecall, 4), 8, left: true) + pad(fixed(r.abo, 4), 8, left: true)
                   + pad(fixed(r.mabo, 4), 8, left: true))
+        }
+        if let plots {
+            for path in try Plots.proposalRecall(rows, folder: plots) { writeStderr("cvseg: wrote \(path)\n") }
         }
         if let json {
             let report = JSON.object([

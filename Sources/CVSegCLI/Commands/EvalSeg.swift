@@ -49,6 +49,9 @@ struct EvalSeg: ParsableCommand {
     @Option(help: ArgumentHelp("Save the summed counts to this file, for `cvseg eval merge` across shards.", valueName: "file"))
     var saveState: String?
 
+    @Option(help: ArgumentHelp("Write pictures to this folder: confusion.png (the confusion matrix as a heat map).", valueName: "folder"))
+    var plots: String?
+
     func validate() throws {
         if !binary && numClasses == nil { throw ValidationError("Give --binary or --num-classes K.") }
         if binary && numClasses != nil { throw ValidationError("--binary and --num-classes exclude each other.") }
@@ -153,7 +156,7 @@ struct EvalSeg: ParsableCommand {
         let report = SegReport(
             binary: binary, ignore: binary ? nil : ignore, names: names, images: evaluated, matrix: total,
             perImage: perImage ? zip(pairs, all).compactMap { pair, r in r.counts.map { (pair.relative, $0) } } : nil)
-        try report.emit(json: json)
+        try report.emit(json: json, plots: plots)
         if let saveState {
             try ImageFile.writeAtomically(Array((report.state.text(indent: 0) + "\n").utf8), to: saveState)
         }
@@ -198,7 +201,7 @@ struct SegReport {
     var matrix: ConfusionMatrix
     var perImage: [(file: String, counts: ClassCounts)]?
 
-    func emit(json: String?) throws {
+    func emit(json: String?, plots: String? = nil) throws {
         let total = matrix
         let classes = matrix.classes
         let metrics = SegmentationMetrics(total)
@@ -246,6 +249,9 @@ struct SegReport {
         }
         if let json {
             try ImageFile.writeAtomically(Array((JSON.object(report).text() + "\n").utf8), to: json)
+        }
+        if let plots {
+            for path in try Plots.confusion(matrix, names: names, folder: plots) { writeStderr("cvseg: wrote \(path)\n") }
         }
     }
 

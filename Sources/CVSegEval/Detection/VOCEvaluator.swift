@@ -30,6 +30,9 @@ public struct VOCEvaluator: Sendable {
         public let ap: Double
         public let positives: Int
         public let detections: Int
+        /// Recall and precision after each detection, best score first (the raw curve).
+        public let recall: [Double]
+        public let precision: [Double]
     }
 
     /// AP per ground-truth category (ascending id); the mean over classes with positives is
@@ -88,7 +91,8 @@ public struct VOCEvaluator: Sendable {
             let recall = tp.map { $0 / Double(positives) }
             let precision = zip(tp, fp).map { $0 / max($0 + $1, Double.ulpOfOne) }
             let ap = positives == 0 ? Double.nan : averagePrecision(recall: recall, precision: precision)
-            return ClassResult(categoryId: c, ap: ap, positives: positives, detections: mine.count)
+            return ClassResult(categoryId: c, ap: ap, positives: positives, detections: mine.count,
+                               recall: recall, precision: precision)
         }
     }
 

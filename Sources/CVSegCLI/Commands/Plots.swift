@@ -1,0 +1,90 @@
+import CVSegCore
+import CVSegEval
+import CVSegIO
+import CVSegPlot
+
+/// Evaluation pictures, drawn by CVSegPlot and written through cvseg's own PNG encoder.
+enum Plots {
+    static func write(_ canvas: Canvas, to path: String) throws {
+        try ImageFile.writeAtomically(ImageEncoder.png(canvas.image, options: PNGWriteOptions(compressionLevel: 6)), to: path)
+    }
+
+    /// A file-name-safe form of a class name.
+    static func slug(_ name: String) -> String {
+        let kept = name.map { $0.isLetter || $0.isNumber ? String($0) : "_" }.joined()
+        return String(kept.prefix(40))
+    }
+
+    /// `confusion.png`: the confusion matrix as row fractions (rows = ground truth).
+    static func confusion(_ matrix: ConfusionMatrix, names: [String], folder: String) throws -> [String] {
+        guard matrix.classes >= 2 else { return [] }
+        let map = HeatMap(counts: matrix.counts, classNames: names,
+                          title: "Confusion matrix (row fractions)")
+        let path = folder + "/confusion.png"
+        try write(try map.render(), to: path)
+        return [path]
+    }
+
+    /// One `pr/<id>_<name>.png` per category: COCO's interpolated precision against the 101
+    /// recall points at IoU 0.50, 0.75 and their mean over 0.50:0.95 (area all, maxDets 100).
+    static func cocoPrecisionRecall(_ result: COCOEvaluator.Result, names: [Int: String], folder: String) throws -> [String] {
+        var written: [String] = []
+        let d = result.dimensions
+        for (k, id) in result.categoryIds.enumerated() {
+            let recall = result.recallThresholds
+            func curve(_ ts: [Int]) -> [Double]? {
+                let values = (0..<d.r).map { r in ts.map { result.precision(t: $0, r: r, k: k, a: 0, m: d.m - 1) } }
+                if values.contains(where: { $0.contains(where: { $0 < 0 }) }) { return nil }
+                return values.map { $0.reduce(0, +) / Double($0.count) }
+            }
+            guard let at50 = curve([0]) else { continue } // no ground truth for this category
+            var series = [LineSeries(name: "IoU 0.50 (AP \(fixed(result.categoryAP(k, iou: 0), 3)))", x: recall, y: at50)]
+            if d.t > 5, let at75 = curve([5]) {
+                series.append(LineSeries(name: "IoU 0.75 (AP \(fixed(result.categoryAP(k, iou: 5), 3)))", x: recall, y: at75))
+            }
+            if let mean = curve(Array(0..<d.t)) {
+                series.append(LineSeries(name: "mean 0.50:0.95 (AP \(fixed(result.categoryAP(k), 3)))", x: recall, y: mean))
+            }
+            let name = names[id] ?? String(id)
+            let chart = LineChart.precisionRecall(title: "\(name): interpolated precision-recall", series: series)
+            let path = "\(folder)/pr/\(id)_\(slug(name)).png"
+            try write(try chart.render(), to: path)
+            written.append(path)
+        }
+        return written
+    }
+
+    /// One `pr/<id>_<name>.png` per class with positives: the VOC curve after each detection
+    /// and its monotone envelope.
+    static func vocPrecisionRecall(_ results: [VOCEvaluator.ClassResult], names: [Int: String], folder: String) throws -> [String] {
+        var written: [String] = []
+        for r in results where r.positives > 0 && !r.recall.isEmpty {
+            var envelope = r.precision
+            for i in stride(from: envelope.count - 1, to: 0, by: -1) { envelope[i - 1] = max(envelope[i - 1], envelope[i]) }
+            let name = names[r.categoryId] ?? String(r.categoryId)
+            let chart = LineChart.precisionRecall(title: "\(name): precision-recall (AP \(fixed(r.ap, 3)))", series: [
+                LineSeries(name: "after each detection", x: r.recall, y: r.precision, lineWidth: 1),
+                LineSeries(name: "envelope", x: r.recall, y: envelope),
+            ])
+            let path = "\(folder)/pr/\(r.categoryId)_\(slug(name)).png"
+            try write(try chart.render(), to: path)
+            written.append(path)
+        }
+        return written
+    }
+
+    /// `proposal_recall.png`: recall at IoU 0.5 and 0.7 and AR against the number of proposals.
+    static func proposalRecall(_ rows: [ProposalEvaluator.Row], folder: String) throws -> [String] {
+        guard !rows.isEmpty else { return [] }
+        let x = rows.map { Double($0.count) }
+        let chart = LineChart.proposalRecall(title: "Proposal recall", series: [
+            LineSeries(name: "recall at IoU 0.5", x: x, y: rows.map(\.recall50)),
+            LineSeries(name: "recall at IoU 0.7", x: x, y: rows.map(\.recall70)),
+            LineSeries(name: "average recall 0.5:0.95", x: x, y: rows.map(\.averageRecall)),
+            LineSeries(name: "MABO", x: x, y: rows.map(\.mabo)),
+        ], logX: rows.count > 1 && (rows.last!.count / max(rows.first!.count, 1)) >= 10)
+        let path = folder + "/proposal_recall.png"
+        try write(try chart.render(), to: path)
+        return [path]
+    }
+}
