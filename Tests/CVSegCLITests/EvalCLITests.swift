@@ -147,4 +147,23 @@ import CVSegIO
             #expect(Set(stride(from: 0, to: image.samples.count, by: 3).map { image.samples[$0] }).count > 5)
         }
     }
+
+    /// The README's document path end to end: Otsu masks of the DIBCO 2009/2010 development
+    /// images scored with --metric dibco give doxapy 0.9.9's means for the same binarization.
+    @Test func dibcoMeansMatchDoxapy() throws {
+        let dir = try TempDir(); defer { dir.cleanup() }
+        let data = ProcessInfo.processInfo.environment["CVSEG_DATA"] ?? CLI.packageRoot + "/../shared/data"
+        let seg = try CLI.run(["segment", "otsu", data + "/dibco/images", "-o", dir.path + "/masks", "--quiet"])
+        #expect(seg.status == 0, "\(seg.stderr)")
+        let r = try CLI.run(["eval", "seg", "--metric", "dibco", "--pred", dir.path + "/masks", "--gt", data + "/dibco/gt",
+                             "--json", dir.path + "/d.json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let got = try json(dir.path + "/d.json")
+        let want = try json(Self.fixtures + "/dibco/expected.json")["means"]!["otsu_gray15"]!
+        #expect(got["images"]?.intValue == 20)
+        for (mine, theirs) in [("fm", "fm"), ("recall", "recall"), ("precision", "precision"), ("psnr", "psnr"), ("drd", "drdm")] {
+            let a = got["means"]![mine]!.doubleValue!, b = want[theirs]!.doubleValue!
+            #expect(abs(a - b) <= 1e-9 * max(1, abs(b)), "\(mine): \(a) vs \(b)")
+        }
+    }
 }

@@ -22,6 +22,15 @@ struct EvalSeg: ParsableCommand {
     @Option(help: ArgumentHelp("Folder of ground-truth masks.", valueName: "folder"))
     var gt: String
 
+    enum Metric: String, ExpressibleByArgument, CaseIterable {
+        case confusion, dibco
+    }
+
+    @Option(help: ArgumentHelp("confusion: IoU, accuracy, Dice and more from the confusion matrix; dibco: document "
+                               + "binarization measures per image and their means (F-measure, PSNR, DRD; ink = 0).",
+                               valueName: "metric"))
+    var metric: Metric = .confusion
+
     @Flag(help: "Two classes: any nonzero value is foreground (0/255 and 0/1 masks alike); nothing is ignored.")
     var binary = false
 
@@ -53,6 +62,12 @@ struct EvalSeg: ParsableCommand {
     var plots: String?
 
     func validate() throws {
+        if metric == .dibco {
+            if binary || numClasses != nil {
+                throw ValidationError("--metric dibco takes no --binary or --num-classes: ink is 0, all else background.")
+            }
+            return
+        }
         if !binary && numClasses == nil { throw ValidationError("Give --binary or --num-classes K.") }
         if binary && numClasses != nil { throw ValidationError("--binary and --num-classes exclude each other.") }
         if let k = numClasses, k < 1 || k > Self.maxClasses {
@@ -71,6 +86,7 @@ struct EvalSeg: ParsableCommand {
     static let maxClasses = 1024
 
     func run() throws {
+        if metric == .dibco { return try runDIBCO() }
         let classes = binary ? 2 : numClasses!
         var names = binary ? ["background", "foreground"] : (0..<classes).map(String.init)
         if let classNames {
@@ -80,26 +96,7 @@ struct EvalSeg: ParsableCommand {
             }
             names = given
         }
-        let predFiles = Inputs.collect([pred])
-        let gtFiles = Inputs.collect([gt])
-        for p in predFiles.problems + gtFiles.problems { writeStderr("cvseg: \(p.input): \(p.reason)\n") }
-        if !predFiles.problems.isEmpty || !gtFiles.problems.isEmpty { throw ExitCode(1) }
-        var gtByStem: [String: String] = [:]
-        for file in gtFiles.files { gtByStem[GroundTruthLoader.stem(file.relative)] = file.path }
-        var pairList: [(pred: String, truth: String, relative: String)] = []
-        var unpaired: [String] = []
-        var matched = Set<String>()
-        for file in predFiles.files {
-            if let truth = gtByStem[GroundTruthLoader.stem(file.relative)] {
-                pairList.append((file.path, truth, file.relative))
-                matched.insert(GroundTruthLoader.stem(file.relative))
-            } else {
-                unpaired.append("\(file.path): no ground truth for it in \(gt)")
-            }
-        }
-        for file in gtFiles.files where !matched.contains(GroundTruthLoader.stem(file.relative)) {
-            unpaired.append("\(file.path): no prediction for it in \(pred)")
-        }
+        let (pairList, unpaired) = try Self.pairFiles(pred: pred, gt: gt)
         for line in unpaired { writeStderr("cvseg: \(strict ? "error" : "warning"): \(line)\n") }
         if strict && !unpaired.isEmpty { throw ExitCode(1) }
 
@@ -189,6 +186,98 @@ struct EvalSeg: ParsableCommand {
 
 enum System {
     static var cores: Int { BatchOptions.cores }
+}
+
+extension EvalSeg {
+    /// `--metric dibco`: per-image DIBCO measures and their arithmetic means (as DIBCO reports).
+    func runDIBCO() throws {
+        let (pairs, unpaired) = try Self.pairFiles(pred: pred, gt: gt)
+        for line in unpaired { writeStderr("cvseg: \(strict ? "error" : "warning"): \(line)\n") }
+        if strict && !unpaired.isEmpty { throw ExitCode(1) }
+        let results = Mutex([Result<DIBCOScores, CVSegError>?](repeating: nil, count: pairs.count))
+        let next = Atomic<Int>(0)
+        DispatchQueue.concurrentPerform(iterations: max(1, min(jobs ?? System.cores, pairs.count))) { _ in
+            while true {
+                let i = next.add(1, ordering: .relaxed).oldValue
+                guard i < pairs.count else { break }
+                let r: Result<DIBCOScores, CVSegError>
+                do {
+                    let truth = try Self.readGray(pairs[i].truth), binarized = try Self.readGray(pairs[i].pred)
+                    do {
+                        r = .success(try DIBCOScores(groundTruth: truth, binarized: binarized))
+                    } catch let error as CVSegError {
+                        throw CVSegError.invalidArgument("\(pairs[i].pred) vs \(pairs[i].truth): \(error)")
+                    }
+                } catch let error as CVSegError {
+                    r = .failure(error)
+                } catch {
+                    r = .failure(.invalidArgument("\(error)"))
+                }
+                results.withLock { $0[i] = r }
+            }
+        }
+        var rows: [JSON] = [], scores: [DIBCOScores] = [], failures: [String] = []
+        print("   FM(%)   recall  precision  PSNR(dB)      DRD  image (ink = 0; doxapy 0.9.9 definitions)")
+        for (pair, r) in zip(pairs, results.withLock { $0 }) {
+            switch r {
+            case .success(let s)?:
+                scores.append(s)
+                print(pad(fixed(s.fMeasure, 2), 8, left: true) + pad(fixed(s.recall, 2), 9, left: true)
+                      + pad(fixed(s.precision, 2), 11, left: true) + pad(fixed(s.psnr, 2), 10, left: true)
+                      + pad(fixed(s.drd, 3), 9, left: true) + "  " + pair.relative)
+                rows.append(.object([("file", .string(pair.relative)), ("fm", .number(s.fMeasure)), ("recall", .number(s.recall)),
+                                     ("precision", .number(s.precision)), ("psnr", .number(s.psnr)), ("drd", .number(s.drd))]))
+            case .failure(let e)?: failures.append("\(e)")
+            case nil: failures.append("\(pair.pred): not evaluated")
+            }
+        }
+        func mean(_ f: (DIBCOScores) -> Double) -> Double {
+            scores.isEmpty ? .nan : scores.reduce(0) { $0 + f($1) } / Double(scores.count)
+        }
+        let means: [(String, Double)] = [("fm", mean(\.fMeasure)), ("recall", mean(\.recall)), ("precision", mean(\.precision)),
+                                         ("psnr", mean(\.psnr)), ("drd", mean(\.drd))]
+        print("mean over \(scores.count) images (mean of per-image values, as DIBCO): FM \(fixed(means[0].1, 2))  "
+              + "PSNR \(fixed(means[3].1, 2))  DRD \(fixed(means[4].1, 3))")
+        if let json {
+            let report = JSON.object([("metric", .string("dibco")), ("images", .int(scores.count)),
+                                      ("means", .object(means.map { ($0.0, .number($0.1)) })), ("per_image", .array(rows))])
+            try ImageFile.writeAtomically(Array((report.text() + "\n").utf8), to: json)
+        }
+        for failure in failures { writeStderr("cvseg: FAILED \(failure)\n") }
+        if !failures.isEmpty { throw ExitCode(1) }
+    }
+
+    /// Pairs files of `pred` and `gt` by relative path without extension; lists the unpaired.
+    static func pairFiles(pred: String, gt: String) throws -> (pairs: [(pred: String, truth: String, relative: String)], unpaired: [String]) {
+        let predFiles = Inputs.collect([pred]), gtFiles = Inputs.collect([gt])
+        for p in predFiles.problems + gtFiles.problems { writeStderr("cvseg: \(p.input): \(p.reason)\n") }
+        if !predFiles.problems.isEmpty || !gtFiles.problems.isEmpty { throw ExitCode(1) }
+        var gtByStem: [String: String] = [:]
+        for file in gtFiles.files { gtByStem[GroundTruthLoader.stem(file.relative)] = file.path }
+        var pairs: [(pred: String, truth: String, relative: String)] = []
+        var unpaired: [String] = []
+        var matched = Set<String>()
+        for file in predFiles.files {
+            if let truth = gtByStem[GroundTruthLoader.stem(file.relative)] {
+                pairs.append((file.path, truth, file.relative))
+                matched.insert(GroundTruthLoader.stem(file.relative))
+            } else {
+                unpaired.append("\(file.path): no ground truth for it in \(gt)")
+            }
+        }
+        for file in gtFiles.files where !matched.contains(GroundTruthLoader.stem(file.relative)) {
+            unpaired.append("\(file.path): no prediction for it in \(pred)")
+        }
+        return (pairs, unpaired)
+    }
+
+    /// A gray 8-bit image (colour converted with BT.601, palettes expanded).
+    static func readGray(_ path: String) throws -> Image<UInt8> {
+        guard case .uint8(let image) = try ImageFile.read(path, options: DecodeOptions(palette: .expand)).expanded() else {
+            throw CVSegError.unsupported(file: path, reason: "DIBCO measures need 8-bit images")
+        }
+        return image.grayscale()
+    }
 }
 
 /// A segmentation evaluation's result: what `eval seg` prints, saves as state, and what
