@@ -65,6 +65,54 @@ public struct ConfusionMatrix: Sendable, Equatable {
         }
     }
 
+    /// Adds one image given as 8-bit label images (the gray samples are the labels): the fast
+    /// path for mask files, with no conversion to `Int32`. All or nothing, like the ``LabelMap``
+    /// version.
+    public mutating func add(predicted: Image<UInt8>, truth: Image<UInt8>, ignoreLabel: Int32? = LabelMap.ignoreLabel) throws {
+        try addSamples(predicted, truth, ignoreLabel: ignoreLabel)
+    }
+
+    /// The same for 16-bit label images.
+    public mutating func add(predicted: Image<UInt16>, truth: Image<UInt16>, ignoreLabel: Int32? = LabelMap.ignoreLabel) throws {
+        try addSamples(predicted, truth, ignoreLabel: ignoreLabel)
+    }
+
+    private mutating func addSamples<S: PixelSample>(_ predicted: Image<S>, _ truth: Image<S>, ignoreLabel: Int32?) throws {
+        guard predicted.layout == .gray, truth.layout == .gray else {
+            throw CVSegError.invalidArgument("label images must have one channel")
+        }
+        guard predicted.width == truth.width, predicted.height == truth.height else {
+            throw CVSegError.invalidArgument(
+                "prediction is \(predicted.width)x\(predicted.height) but ground truth is \(truth.width)x\(truth.height)")
+        }
+        let k = classes
+        let ignore = ignoreLabel.map(Int.init) ?? -1
+        // Check every label first, so that a bad image adds nothing.
+        let bad: (gt: Int, pred: Int)? = predicted.samples.withUnsafeBufferPointer { p in
+            truth.samples.withUnsafeBufferPointer { t in
+                for i in 0..<t.count {
+                    let g = Int(t[i])
+                    if g != ignore && (g >= k || Int(p[i]) >= k) { return (g, Int(p[i])) }
+                }
+                return nil
+            }
+        }
+        if let bad {
+            throw CVSegError.invalidArgument("label out of range 0..<\(k): ground truth \(bad.gt), prediction \(bad.pred)")
+        }
+        counts.withUnsafeMutableBufferPointer { m in
+            predicted.samples.withUnsafeBufferPointer { p in
+                truth.samples.withUnsafeBufferPointer { t in
+                    for i in 0..<t.count {
+                        let g = Int(t[i])
+                        if g == ignore { continue }
+                        m[g &* k &+ Int(p[i])] &+= 1
+                    }
+                }
+            }
+        }
+    }
+
     /// Adds another matrix of the same size.
     public mutating func add(_ other: ConfusionMatrix) {
         precondition(other.classes == classes, "confusion matrices of different sizes")

@@ -38,4 +38,20 @@ import CVSegCore
         #expect(b.iou.isNaN && b.precision.isNaN)
         #expect(b.accuracy == 1)
     }
+
+    @Test func labelImagesAddLikeLabelMaps() throws {
+        let p = Image<UInt8>(width: 3, height: 2, layout: .gray, samples: [0, 1, 2, 2, 1, 0])
+        let t = Image<UInt8>(width: 3, height: 2, layout: .gray, samples: [0, 1, 255, 2, 0, 0])
+        var fast = ConfusionMatrix(classes: 3), slow = ConfusionMatrix(classes: 3)
+        try fast.add(predicted: p, truth: t)
+        try slow.add(predicted: LabelMap(p), truth: LabelMap(t))
+        #expect(fast == slow && fast.total == 5)
+        var wide = ConfusionMatrix(classes: 3)
+        try wide.add(predicted: p.mapSamples { UInt16($0) }, truth: t.mapSamples { UInt16($0) })
+        #expect(wide == fast)
+        // A label past the classes: an error, and nothing of that image is counted.
+        let bad = Image<UInt8>(width: 3, height: 2, layout: .gray, samples: [0, 1, 2, 2, 1, 9])
+        #expect(throws: CVSegError.self) { try fast.add(predicted: bad, truth: t) }
+        #expect(fast == slow)
+    }
 }

@@ -114,17 +114,24 @@ struct EvalSeg: ParsableCommand {
                 guard i < pairs.count else { break }
                 var r = PairResult()
                 do {
-                    let p = try Self.readLabels(pairs[i].pred, binary: binary)
-                    let t = try Self.readLabels(pairs[i].truth, binary: binary)
+                    let p = try Self.readLabelImage(pairs[i].pred, binary: binary)
+                    let t = try Self.readLabelImage(pairs[i].truth, binary: binary)
                     guard p.labels.width == t.labels.width, p.labels.height == t.labels.height else {
                         throw CVSegError.invalidArgument("\(pairs[i].pred): prediction is \(p.labels.width)x\(p.labels.height) "
                                                          + "but ground truth \(pairs[i].truth) is \(t.labels.width)x\(t.labels.height)")
                     }
                     do {
                         // The matrix add is all or nothing: a pair with a bad label adds no pixel.
-                        try matrix.add(predicted: p.labels, truth: t.labels, ignoreLabel: ignoreLabel)
+                        switch (p.labels, t.labels) {
+                        case (.bytes(let a), .bytes(let b)):
+                            try matrix.add(predicted: a, truth: b, ignoreLabel: ignoreLabel)
+                        default:
+                            try matrix.add(predicted: p.labels.words, truth: t.labels.words, ignoreLabel: ignoreLabel)
+                        }
                         var counts = ClassCounts(classes: perImage ? classes : 1)
-                        if perImage { try counts.add(predicted: p.labels, truth: t.labels, ignoreLabel: ignoreLabel) }
+                        if perImage {
+                            try counts.add(predicted: p.labels.labels, truth: t.labels.labels, ignoreLabel: ignoreLabel)
+                        }
                         r.counts = counts
                     } catch let error as CVSegError {
                         throw CVSegError.invalidArgument("\(pairs[i].pred) vs \(pairs[i].truth): \(error)")
@@ -161,26 +168,56 @@ struct EvalSeg: ParsableCommand {
         if !failures.isEmpty { throw ExitCode(1) }
     }
 
-    /// A mask file as labels: gray values or palette indices. Binary: nonzero becomes 1.
-    static func readLabels(_ path: String, binary: Bool) throws -> (labels: LabelMap, had255: Bool) {
+    /// A mask file's labels as stored: gray values or palette indices, 8- or 16-bit.
+    enum LabelImage {
+        case bytes(Image<UInt8>)
+        case words(Image<UInt16>)
+
+        var width: Int { switch self { case .bytes(let i): i.width; case .words(let i): i.width } }
+        var height: Int { switch self { case .bytes(let i): i.height; case .words(let i): i.height } }
+        var words: Image<UInt16> {
+            switch self {
+            case .bytes(let i): i.mapSamples { UInt16($0) }
+            case .words(let i): i
+            }
+        }
+        var labels: LabelMap {
+            switch self {
+            case .bytes(let i): LabelMap(i)
+            case .words(let i): LabelMap(width: i.width, height: i.height, labels: i.samples.map { Int32($0) })
+            }
+        }
+    }
+
+    /// A mask file as labels. Binary: nonzero becomes 1 (and `had255` says whether 255 occurred).
+    static func readLabelImage(_ path: String, binary: Bool) throws -> (labels: LabelImage, had255: Bool) {
         let decoded = try ImageFile.read(path, options: DecodeOptions(palette: .indices))
-        var values: [Int32]
+        var image: LabelImage
         switch decoded {
-        case .indexed(let i):
-            values = i.indices.samples.map { Int32($0) }
-        case .image(.uint8(let i)) where i.layout == .gray:
-            values = i.samples.map { Int32($0) }
-        case .image(.uint16(let i)) where i.layout == .gray:
-            values = i.samples.map { Int32($0) }
+        case .indexed(let i): image = .bytes(i.indices)
+        case .image(.uint8(let i)) where i.layout == .gray: image = .bytes(i)
+        case .image(.uint16(let i)) where i.layout == .gray: image = .words(i)
         case .image(let i):
             throw CVSegError.unsupported(file: path, reason: "a mask must be gray or palette, not \(i.layout)")
         }
         var had255 = false
         if binary {
-            had255 = values.contains(255)
-            values = values.map { $0 != 0 ? 1 : 0 }
+            switch image {
+            case .bytes(let i):
+                had255 = i.samples.contains(255)
+                image = .bytes(i.mapSamples { $0 != 0 ? 1 : 0 })
+            case .words(let i):
+                had255 = i.samples.contains(255)
+                image = .words(i.mapSamples { $0 != 0 ? 1 : 0 })
+            }
         }
-        return (LabelMap(width: decoded.width, height: decoded.height, labels: values), had255)
+        return (image, had255)
+    }
+
+    /// ``readLabelImage(_:binary:)`` as a ``LabelMap``.
+    static func readLabels(_ path: String, binary: Bool) throws -> (labels: LabelMap, had255: Bool) {
+        let (image, had255) = try readLabelImage(path, binary: binary)
+        return (image.labels, had255)
     }
 }
 
