@@ -161,7 +161,8 @@ import CVSegIO
         let got = try json(dir.path + "/d.json")
         let want = try json(Self.fixtures + "/dibco/expected.json")["means"]!["otsu_gray15"]!
         #expect(got["images"]?.intValue == 20)
-        for (mine, theirs) in [("fm", "fm"), ("recall", "recall"), ("precision", "precision"), ("psnr", "psnr"), ("drd", "drdm")] {
+        for (mine, theirs) in [("fm", "fm"), ("pfm", "pfm"), ("recall", "recall"), ("precision", "precision"),
+                               ("psnr", "psnr"), ("drd", "drdm")] {
             let a = got["means"]![mine]!.doubleValue!, b = want[theirs]!.doubleValue!
             #expect(abs(a - b) <= 1e-9 * max(1, abs(b)), "\(mine): \(a) vs \(b)")
         }

@@ -241,7 +241,9 @@ extension EvalSeg {
                 do {
                     let truth = try Self.readGray(pairs[i].truth), binarized = try Self.readGray(pairs[i].pred)
                     do {
-                        r = .success(try DIBCOScores(groundTruth: truth, binarized: binarized))
+                        let weights = PseudoWeights(groundTruth: truth)
+                        r = .success(try DIBCOScores(groundTruth: truth, binarized: binarized,
+                                                     recallWeights: weights.recall, precisionWeights: weights.precision))
                     } catch let error as CVSegError {
                         throw CVSegError.invalidArgument("\(pairs[i].pred) vs \(pairs[i].truth): \(error)")
                     }
@@ -254,15 +256,18 @@ extension EvalSeg {
             }
         }
         var rows: [JSON] = [], scores: [DIBCOScores] = [], failures: [String] = []
-        print("   FM(%)   recall  precision  PSNR(dB)      DRD  image (ink = 0; doxapy 0.9.9 definitions)")
+        print("   FM(%)  p-FM(%)   recall  precision  PSNR(dB)      DRD  image (ink = 0; doxapy 0.9.9 definitions)")
         for (pair, r) in zip(pairs, results.withLock { $0 }) {
             switch r {
             case .success(let s)?:
                 scores.append(s)
-                print(pad(fixed(s.fMeasure, 2), 8, left: true) + pad(fixed(s.recall, 2), 9, left: true)
+                print(pad(fixed(s.fMeasure, 2), 8, left: true) + pad(fixed(s.pseudoFMeasure ?? .nan, 2), 9, left: true)
+                      + pad(fixed(s.recall, 2), 9, left: true)
                       + pad(fixed(s.precision, 2), 11, left: true) + pad(fixed(s.psnr, 2), 10, left: true)
                       + pad(fixed(s.drd, 3), 9, left: true) + "  " + pair.relative)
-                rows.append(.object([("file", .string(pair.relative)), ("fm", .number(s.fMeasure)), ("recall", .number(s.recall)),
+                rows.append(.object([("file", .string(pair.relative)), ("fm", .number(s.fMeasure)),
+                                     ("pfm", .number(s.pseudoFMeasure ?? .nan)), ("pseudo_recall", .number(s.pseudoRecall ?? .nan)),
+                                     ("pseudo_precision", .number(s.pseudoPrecision ?? .nan)), ("recall", .number(s.recall)),
                                      ("precision", .number(s.precision)), ("psnr", .number(s.psnr)), ("drd", .number(s.drd))]))
             case .failure(let e)?: failures.append("\(e)")
             case nil: failures.append("\(pair.pred): not evaluated")
@@ -271,10 +276,11 @@ extension EvalSeg {
         func mean(_ f: (DIBCOScores) -> Double) -> Double {
             scores.isEmpty ? .nan : scores.reduce(0) { $0 + f($1) } / Double(scores.count)
         }
-        let means: [(String, Double)] = [("fm", mean(\.fMeasure)), ("recall", mean(\.recall)), ("precision", mean(\.precision)),
+        let means: [(String, Double)] = [("fm", mean(\.fMeasure)), ("pfm", mean { $0.pseudoFMeasure ?? .nan }),
+                                         ("recall", mean(\.recall)), ("precision", mean(\.precision)),
                                          ("psnr", mean(\.psnr)), ("drd", mean(\.drd))]
         print("mean over \(scores.count) images (mean of per-image values, as DIBCO): FM \(fixed(means[0].1, 2))  "
-              + "PSNR \(fixed(means[3].1, 2))  DRD \(fixed(means[4].1, 3))")
+              + "p-FM \(fixed(means[1].1, 2))  PSNR \(fixed(means[4].1, 2))  DRD \(fixed(means[5].1, 3))")
         if let json {
             let report = JSON.object([("metric", .string("dibco")), ("images", .int(scores.count)),
                                       ("means", .object(means.map { ($0.0, .number($0.1)) })), ("per_image", .array(rows))])
