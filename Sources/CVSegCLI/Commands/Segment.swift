@@ -6,7 +6,68 @@ import CVSegIO
 struct Segment: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Segment images into mask PNGs.",
-        subcommands: [Otsu.self])
+        subcommands: [Otsu.self, Triangle.self, Niblack.self, Sauvola.self])
+}
+
+/// How colour becomes gray, and which class is foreground, for the threshold methods.
+struct GrayOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("""
+        Colour to gray: bt601 (OpenCV's cvtColor weights 0.299/0.587/0.114, default) or \
+        bt709 (scikit-image's rgb2gray weights 0.2125/0.7154/0.0721).
+        """, valueName: "weights"))
+    var gray: GrayChoice = .bt601
+
+    @Flag(help: "Mark the dark class (gray <= threshold) as foreground instead, e.g. ink on paper.")
+    var invert = false
+}
+
+enum GrayChoice: String, ExpressibleByArgument, CaseIterable {
+    case bt601, bt709
+    var weights: GrayWeights { self == .bt601 ? .bt601 : .bt709 }
+}
+
+/// A gray-image method's result: the mask (foreground pixels hold the requested value) and, for
+/// global thresholds, the threshold.
+struct GrayMask {
+    let mask: Image<UInt8>
+    let threshold: Int?
+    let foregroundPixels: Int?
+}
+
+/// The batch every gray-threshold method shares: read, convert to gray, segment, write the mask
+/// in the chosen format, report. `segment` gets the gray image, the foreground value to write
+/// (255 for 0/255 masks, so no second pass is needed, else 1) and `--invert`.
+func runGrayMaskBatch(_ name: String, batch: BatchOptions, mask: MaskOptions, gray: GrayOptions,
+                      segment: @escaping @Sendable (AnyImage, UInt8, Bool) throws -> GrayMask) throws {
+    let (items, problems) = Inputs.plan(batch.inputs, outputRoot: batch.output, shard: batch.shard)
+    let progress = Progress(total: items.count, label: name, quiet: batch.quiet)
+    let decode = DecodeOptions(palette: .expand, lenient: batch.lenient)
+    let png = PNGWriteOptions(compressionLevel: mask.pngCompression)
+    let (format, weights, invert) = (mask.format, gray.gray.weights, gray.invert)
+    let statuses = BatchRunner.run(items, jobs: batch.resolvedJobs, skipExisting: batch.skipExisting,
+                                   progress: progress) { item in
+        let image = try ImageFile.read(item.input, options: decode).expanded()
+        let foreground: UInt8 = format == .binary ? 255 : 1
+        let result = try segment(image.grayscale(weights: weights), foreground, invert)
+        try MaskWriter.write(.mask(result.mask, foreground: foreground), format: format, source: image,
+                             to: item.output, options: png)
+        let count = result.foregroundPixels ?? result.mask.samples.reduce(0) { $0 + ($1 != 0 ? 1 : 0) }
+        return FileDetails(width: image.width, height: image.height, threshold: result.threshold,
+                           foregroundFraction: Double(count) / Double(max(image.width * image.height, 1)))
+    }
+    let summary = BatchSummary(command: name, items: items, statuses: statuses, problems: problems, seconds: progress.elapsed)
+    let status = summary.report(json: batch.json)
+    if status != 0 { throw ExitCode(status) }
+}
+
+/// A global threshold's mask; the foreground count comes from the histogram.
+func globalMask<S: PixelSample>(_ gray: Image<S>, invert: Bool, foreground: UInt8,
+                                threshold: ([Int]) -> Int?) throws -> GrayMask {
+    let counts = histogram(gray)
+    guard let t = threshold(counts) else { throw CVSegError.invalidArgument("the threshold of an empty image") }
+    let above = counts[(t + 1)...].reduce(0, +)
+    return GrayMask(mask: binarize(gray, threshold: S(t), invert: invert, foreground: foreground), threshold: t,
+                    foregroundPixels: invert ? gray.pixelCount - above : above)
 }
 
 extension Segment {
@@ -22,63 +83,110 @@ extension Segment {
 
         @OptionGroup var batch: BatchOptions
         @OptionGroup var mask: MaskOptions
-
-        @Option(help: ArgumentHelp("""
-            Colour to gray: bt601 (OpenCV's cvtColor weights 0.299/0.587/0.114, default) or \
-            bt709 (scikit-image's rgb2gray weights 0.2125/0.7154/0.0721).
-            """, valueName: "weights"))
-        var gray: GrayChoice = .bt601
-
-        @Flag(help: "Mark the dark class (gray <= threshold) as foreground instead, e.g. ink on paper.")
-        var invert = false
+        @OptionGroup var gray: GrayOptions
 
         func run() throws {
-            let (items, problems) = Inputs.plan(batch.inputs, outputRoot: batch.output, shard: batch.shard)
-            let progress = Progress(total: items.count, label: "segment otsu", quiet: batch.quiet)
-            let decode = DecodeOptions(palette: .expand, lenient: batch.lenient)
-            let png = PNGWriteOptions(compressionLevel: mask.pngCompression)
-            let (format, weights, invert) = (mask.format, gray.weights, invert)
-            let statuses = BatchRunner.run(items, jobs: batch.resolvedJobs, skipExisting: batch.skipExisting,
-                                           progress: progress) { item in
-                let image = try ImageFile.read(item.input, options: decode).expanded()
-                // Foreground straight as 255 for 0/255 masks: no second pass over the pixels.
-                let foreground: UInt8 = format == .binary ? 255 : 1
-                let result: OtsuResult
-                switch image.grayscale(weights: weights) {
-                case .uint8(let g): result = try otsuMask(g, invert: invert, foreground: foreground)
-                case .uint16(let g): result = try otsuMask(g, invert: invert, foreground: foreground)
+            try runGrayMaskBatch("segment otsu", batch: batch, mask: mask, gray: gray) { image, foreground, invert in
+                switch image {
+                case .uint8(let g): try globalMask(g, invert: invert, foreground: foreground, threshold: otsuThreshold(histogram:))
+                case .uint16(let g): try globalMask(g, invert: invert, foreground: foreground, threshold: otsuThreshold(histogram:))
                 }
-                try MaskWriter.write(.mask(result.mask, foreground: foreground), format: format, source: image,
-                                     to: item.output, options: png)
-                return FileDetails(width: image.width, height: image.height, threshold: result.threshold,
-                                   foregroundFraction: Double(result.foregroundPixels) / Double(max(image.width * image.height, 1)))
             }
-            let summary = BatchSummary(command: "segment otsu", items: items, statuses: statuses,
-                                       problems: problems, seconds: progress.elapsed)
-            let status = summary.report(json: batch.json)
-            if status != 0 { throw ExitCode(status) }
         }
     }
-}
 
-enum GrayChoice: String, ExpressibleByArgument, CaseIterable {
-    case bt601, bt709
-    var weights: GrayWeights { self == .bt601 ? .bt601 : .bt709 }
-}
+    struct Triangle: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Triangle threshold (Zack et al.): foreground is gray > threshold.",
+            discussion: """
+                Equal to scikit-image's threshold_triangle. Suits images with one dominant peak \
+                and a long tail (sparse bright objects). 16-bit images use their 16-bit histogram.
+                """)
 
-struct OtsuResult {
-    let mask: Image<UInt8>
-    let threshold: Int
-    let foregroundPixels: Int
-}
+        @OptionGroup var batch: BatchOptions
+        @OptionGroup var mask: MaskOptions
+        @OptionGroup var gray: GrayOptions
 
-/// Otsu's threshold and mask of a gray image; the foreground count comes from the histogram.
-func otsuMask<S: PixelSample>(_ gray: Image<S>, invert: Bool, foreground: UInt8) throws -> OtsuResult {
-    let counts = histogram(gray)
-    guard let t = otsuThreshold(histogram: counts) else {
-        throw CVSegError.invalidArgument("Otsu's threshold of an empty image")
+        func run() throws {
+            try runGrayMaskBatch("segment triangle", batch: batch, mask: mask, gray: gray) { image, foreground, invert in
+                switch image {
+                case .uint8(let g): try globalMask(g, invert: invert, foreground: foreground, threshold: triangleThreshold(histogram:))
+                case .uint16(let g): try globalMask(g, invert: invert, foreground: foreground, threshold: triangleThreshold(histogram:))
+                }
+            }
+        }
     }
-    let above = counts[(t + 1)...].reduce(0, +)
-    return OtsuResult(mask: binarize(gray, threshold: S(t), invert: invert, foreground: foreground), threshold: t,
-                      foregroundPixels: invert ? gray.pixelCount - above : above)
+
+    /// Options of the local (window) thresholds.
+    struct WindowOptions: ParsableArguments {
+        @Option(help: ArgumentHelp("Side of the square window in pixels, odd, at least 3.", valueName: "pixels"))
+        var window: Int = 15
+
+        func validate() throws {
+            if window < 3 || window % 2 == 0 { throw ValidationError("--window must be odd and at least 3, not \(window).") }
+        }
+    }
+
+    struct Niblack: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Niblack local threshold t = m - k·s over a window: foreground is gray > t.",
+            discussion: "Equal to scikit-image's threshold_niblack; cost independent of the window size.")
+
+        @OptionGroup var batch: BatchOptions
+        @OptionGroup var mask: MaskOptions
+        @OptionGroup var gray: GrayOptions
+        @OptionGroup var windowOptions: WindowOptions
+
+        @Option(help: ArgumentHelp("Weight k of the local standard deviation (scikit-image's default 0.2).", valueName: "k"))
+        var k: Double = 0.2
+
+        func run() throws {
+            let (window, k) = (windowOptions.window, k)
+            try runGrayMaskBatch("segment niblack", batch: batch, mask: mask, gray: gray) { image, foreground, invert in
+                let mask: Image<UInt8>
+                switch image {
+                case .uint8(let g): mask = try localThreshold(g, window: window, rule: .niblack(k: k), invert: invert, foreground: foreground)
+                case .uint16(let g): mask = try localThreshold(g, window: window, rule: .niblack(k: k), invert: invert, foreground: foreground)
+                }
+                return GrayMask(mask: mask, threshold: nil, foregroundPixels: nil)
+            }
+        }
+    }
+
+    struct Sauvola: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Sauvola local threshold t = m·(1 + k·(s/r − 1)): foreground is gray > t.",
+            discussion: """
+                Equal to scikit-image's threshold_sauvola; cost independent of the window size. For \
+                documents, foreground (gray > t) is the paper: the masks follow the DIBCO convention \
+                (ink 0) as they are.
+                """)
+
+        @OptionGroup var batch: BatchOptions
+        @OptionGroup var mask: MaskOptions
+        @OptionGroup var gray: GrayOptions
+        @OptionGroup var windowOptions: WindowOptions
+
+        @Option(help: ArgumentHelp("Weight k (scikit-image's default 0.2).", valueName: "k"))
+        var k: Double = 0.2
+
+        @Option(help: ArgumentHelp("Dynamic range r of the deviation (default: half the sample range, 127.5 for 8-bit).", valueName: "r"))
+        var r: Double?
+
+        func validate() throws {
+            if let r, !(r > 0) { throw ValidationError("--r must be positive, not \(r).") }
+        }
+
+        func run() throws {
+            let (window, k, r) = (windowOptions.window, k, r)
+            try runGrayMaskBatch("segment sauvola", batch: batch, mask: mask, gray: gray) { image, foreground, invert in
+                let mask: Image<UInt8>
+                switch image {
+                case .uint8(let g): mask = try localThreshold(g, window: window, rule: .sauvola(k: k, r: r), invert: invert, foreground: foreground)
+                case .uint16(let g): mask = try localThreshold(g, window: window, rule: .sauvola(k: k, r: r), invert: invert, foreground: foreground)
+                }
+                return GrayMask(mask: mask, threshold: nil, foregroundPixels: nil)
+            }
+        }
+    }
 }
