@@ -201,6 +201,27 @@ import CVSegIO
         #expect(statuses.sorted() == [0, 1])
         #expect(dir.files("out") == ["a.png"])
     }
+
+    @Test func otherThresholdMethodsRunEndToEnd() throws {
+        let dir = try TempDir(); defer { dir.cleanup() }
+        try dir.write("in/a.png", ImageEncoder.png(testImage(width: 40, height: 30, seed: 1)))
+        let multi = try CLI.run(["segment", "otsu", dir.path + "/in", "-o", dir.path + "/m", "--classes", "3",
+                                 "--format", "labels", "--json"])
+        #expect(multi.status == 0, "\(multi.stderr)")
+        let summary = try JSON.parse(Array(multi.stdout.utf8), file: "stdout")
+        let thresholds = summary["files"]?.arrayValue?.first?["details"]?["thresholds"]?.arrayValue?.compactMap(\.intValue) ?? []
+        #expect(thresholds.count == 2)
+        guard case .image(.uint8(let labels)) = try ImageFile.read(dir.path + "/m/a.png", options: DecodeOptions(palette: .indices)) else {
+            Issue.record("no label image"); return
+        }
+        #expect(Set(labels.samples).isSubset(of: [0, 1, 2]) && Set(labels.samples).count >= 2)
+        for arguments in [["triangle"], ["niblack", "--k", "-0.2", "--window", "25"], ["sauvola", "--window", "15", "--r", "128"],
+                          ["adaptive", "--method", "gaussian", "--block-size", "11", "--offset", "-5"]] {
+            let r = try CLI.run(["segment"] + arguments + [dir.path + "/in", "-o", dir.path + "/" + arguments[0], "--quiet"])
+            #expect(r.status == 0, "\(arguments): \(r.stderr)")
+            #expect(dir.files(arguments[0]) == ["a.png"])
+        }
+    }
 }
 
 /// The words of the command line: help, usage errors and their exit codes.
@@ -222,6 +243,9 @@ import CVSegIO
         (["segment", "otsu", "x", "-o", "y", "--png-compression", "12"], "--png-compression must be 0...9"),
         (["segment", "otsu", "x"], "--output"),
         (["eval", "seg", "--pred", "a", "--gt", "b"], "Give --binary or --num-classes K"),
+        (["segment", "otsu", "x", "-o", "y", "--classes", "3"], "--classes 3 makes labels"),
+        (["segment", "sauvola", "x", "-o", "y", "--window", "4"], "--window must be odd"),
+        (["segment", "adaptive", "x", "-o", "y", "--block-size", "1"], "--block-size must be odd"),
         (["eval", "seg", "--pred", "a", "--gt", "b", "--num-classes", "65536"], "--num-classes must be 1...1024"),
     ])
     func usageErrorsExit64(arguments: [String], message: String) throws {

@@ -6,7 +6,7 @@ import CVSegIO
 struct Segment: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Segment images into mask PNGs.",
-        subcommands: [Otsu.self, Triangle.self, Niblack.self, Sauvola.self])
+        subcommands: [Otsu.self, Triangle.self, Niblack.self, Sauvola.self, Adaptive.self])
 }
 
 /// How colour becomes gray, and which class is foreground, for the threshold methods.
@@ -32,6 +32,8 @@ struct GrayMask {
     let mask: Image<UInt8>
     let threshold: Int?
     let foregroundPixels: Int?
+    /// Set for label images (several classes): the mask holds labels 0..<K, not a binary mask.
+    var thresholds: [Int]? = nil
 }
 
 /// The batch every gray-threshold method shares: read, convert to gray, segment, write the mask
@@ -49,11 +51,12 @@ func runGrayMaskBatch(_ name: String, batch: BatchOptions, mask: MaskOptions, gr
         let image = try ImageFile.read(item.input, options: decode).expanded()
         let foreground: UInt8 = format == .binary ? 255 : 1
         let result = try segment(image.grayscale(weights: weights), foreground, invert)
-        try MaskWriter.write(.mask(result.mask, foreground: foreground), format: format, source: image,
-                             to: item.output, options: png)
+        let labels: MaskLabels = result.thresholds == nil ? .mask(result.mask, foreground: foreground) : .bytes(result.mask)
+        try MaskWriter.write(labels, format: format, source: image, to: item.output, options: png)
         let count = result.foregroundPixels ?? result.mask.samples.reduce(0) { $0 + ($1 != 0 ? 1 : 0) }
         return FileDetails(width: image.width, height: image.height, threshold: result.threshold,
-                           foregroundFraction: Double(count) / Double(max(image.width * image.height, 1)))
+                           foregroundFraction: result.thresholds == nil ? Double(count) / Double(max(image.width * image.height, 1)) : nil,
+                           thresholds: result.thresholds)
     }
     let summary = BatchSummary(command: name, items: items, statuses: statuses, problems: problems, seconds: progress.elapsed)
     let status = summary.report(json: batch.json)
@@ -85,7 +88,36 @@ extension Segment {
         @OptionGroup var mask: MaskOptions
         @OptionGroup var gray: GrayOptions
 
+        @Option(help: ArgumentHelp("""
+            Number of classes K: 2 is Otsu's threshold; K > 2 is multi-level Otsu (scikit-image's \
+            threshold_multiotsu), writing labels 0..<K (label = thresholds the value is above); \
+            use --format labels, palette or overlay.
+            """, valueName: "K"))
+        var classes: Int = 2
+
+        func validate() throws {
+            if !(2...8).contains(classes) { throw ValidationError("--classes must be 2...8, not \(classes).") }
+            if classes > 2 && mask.format == .binary {
+                throw ValidationError("--classes \(classes) makes labels: add --format labels, palette or overlay.")
+            }
+            if classes > 2 && gray.invert { throw ValidationError("--invert applies to two classes only.") }
+        }
+
         func run() throws {
+            let classes = classes
+            if classes > 2 {
+                try runGrayMaskBatch("segment otsu", batch: batch, mask: mask, gray: gray) { image, _, _ in
+                    switch image {
+                    case .uint8(let g):
+                        let t = try multiOtsuThresholds(histogram: histogram(g), classes: classes)
+                        return GrayMask(mask: multiThresholdLabels(g, thresholds: t), threshold: nil, foregroundPixels: nil, thresholds: t)
+                    case .uint16(let g):
+                        let t = try multiOtsuThresholds(histogram: histogram(g), classes: classes)
+                        return GrayMask(mask: multiThresholdLabels(g, thresholds: t), threshold: nil, foregroundPixels: nil, thresholds: t)
+                    }
+                }
+                return
+            }
             try runGrayMaskBatch("segment otsu", batch: batch, mask: mask, gray: gray) { image, foreground, invert in
                 switch image {
                 case .uint8(let g): try globalMask(g, invert: invert, foreground: foreground, threshold: otsuThreshold(histogram:))
@@ -137,7 +169,8 @@ extension Segment {
         @OptionGroup var gray: GrayOptions
         @OptionGroup var windowOptions: WindowOptions
 
-        @Option(help: ArgumentHelp("Weight k of the local standard deviation (scikit-image's default 0.2).", valueName: "k"))
+        @Option(parsing: .unconditional, // k may be negative
+                help: ArgumentHelp("Weight k of the local standard deviation (scikit-image's default 0.2).", valueName: "k"))
         var k: Double = 0.2
 
         func run() throws {
@@ -167,7 +200,8 @@ extension Segment {
         @OptionGroup var gray: GrayOptions
         @OptionGroup var windowOptions: WindowOptions
 
-        @Option(help: ArgumentHelp("Weight k (scikit-image's default 0.2).", valueName: "k"))
+        @Option(parsing: .unconditional, // k may be negative
+                help: ArgumentHelp("Weight k (scikit-image's default 0.2).", valueName: "k"))
         var k: Double = 0.2
 
         @Option(help: ArgumentHelp("Dynamic range r of the deviation (default: half the sample range, 127.5 for 8-bit).", valueName: "r"))
@@ -186,6 +220,49 @@ extension Segment {
                 case .uint16(let g): mask = try localThreshold(g, window: window, rule: .sauvola(k: k, r: r), invert: invert, foreground: foreground)
                 }
                 return GrayMask(mask: mask, threshold: nil, foregroundPixels: nil)
+            }
+        }
+    }
+
+    struct Adaptive: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Adaptive threshold (OpenCV adaptiveThreshold): foreground is gray > local mean − offset.",
+            discussion: """
+                The local mean over a block (replicated borders) is the plain mean or a Gaussian \
+                weighting, rounded to 8 bits, as OpenCV's ADAPTIVE_THRESH_MEAN_C and \
+                ADAPTIVE_THRESH_GAUSSIAN_C; the offset is rounded up as OpenCV does. 8-bit images \
+                only (OpenCV's definition): 16-bit input is refused, not silently rescaled.
+                """)
+
+        @OptionGroup var batch: BatchOptions
+        @OptionGroup var mask: MaskOptions
+        @OptionGroup var gray: GrayOptions
+
+        enum Method: String, ExpressibleByArgument, CaseIterable { case mean, gaussian }
+
+        @Option(help: ArgumentHelp("Local mean: mean (box) or gaussian (sigma 0.3·((B−1)/2 − 1) + 0.8).", valueName: "method"))
+        var method: Method = .mean
+
+        @Option(help: ArgumentHelp("Side of the block in pixels, odd, at least 3.", valueName: "pixels"))
+        var blockSize: Int = 11
+
+        @Option(parsing: .unconditional, // a negative offset is a value, not an option
+                help: ArgumentHelp("Offset C subtracted from the mean (OpenCV's C; rounded up).", valueName: "C"))
+        var offset: Double = 2
+
+        func validate() throws {
+            if blockSize < 3 || blockSize % 2 == 0 { throw ValidationError("--block-size must be odd and at least 3, not \(blockSize).") }
+            if !offset.isFinite { throw ValidationError("--offset must be a finite number.") }
+        }
+
+        func run() throws {
+            let (method, b, c) = (method == .mean ? AdaptiveMethod.mean : .gaussian, blockSize, offset)
+            try runGrayMaskBatch("segment adaptive", batch: batch, mask: mask, gray: gray) { image, foreground, invert in
+                guard case .uint8(let g) = image else {
+                    throw CVSegError.invalidArgument("adaptive threshold works on 8-bit images (OpenCV's definition); this one is 16-bit")
+                }
+                return GrayMask(mask: try adaptiveThreshold(g, method: method, blockSize: b, offset: c, invert: invert, foreground: foreground),
+                                threshold: nil, foregroundPixels: nil)
             }
         }
     }
