@@ -19,6 +19,10 @@ struct GrayOptions: ParsableArguments {
 
     @Flag(help: "Mark the dark class (gray <= threshold) as foreground instead, e.g. ink on paper.")
     var invert = false
+
+    @Flag(name: .customLong("to-8bit"),
+          help: ArgumentHelp("Reduce 16-bit images to 8 bits (v >> 8) before thresholding; by default they keep all 16 bits."))
+    var to8Bit = false
 }
 
 enum GrayChoice: String, ExpressibleByArgument, CaseIterable {
@@ -45,12 +49,13 @@ func runGrayMaskBatch(_ name: String, batch: BatchOptions, mask: MaskOptions, gr
     let progress = Progress(total: items.count, label: name, quiet: batch.quiet)
     let decode = DecodeOptions(palette: .expand, lenient: batch.lenient)
     let png = PNGWriteOptions(compressionLevel: mask.pngCompression)
-    let (format, weights, invert) = (mask.format, gray.gray.weights, gray.invert)
+    let (format, weights, invert, to8Bit) = (mask.format, gray.gray.weights, gray.invert, gray.to8Bit)
     let statuses = BatchRunner.run(items, jobs: batch.resolvedJobs, skipExisting: batch.skipExisting,
                                    progress: progress) { item in
         let image = try ImageFile.read(item.input, options: decode).expanded()
         let foreground: UInt8 = format == .binary ? 255 : 1
-        let result = try segment(image.grayscale(weights: weights), foreground, invert)
+        let grayImage = image.grayscale(weights: weights)
+        let result = try segment(to8Bit ? .uint8(grayImage.to8Bit()) : grayImage, foreground, invert)
         let labels: MaskLabels = result.thresholds == nil ? .mask(result.mask, foreground: foreground) : .bytes(result.mask)
         try MaskWriter.write(labels, format: format, source: image, to: item.output, options: png)
         let count = result.foregroundPixels ?? result.mask.samples.reduce(0) { $0 + ($1 != 0 ? 1 : 0) }
