@@ -78,6 +78,16 @@ func globalMask<S: PixelSample>(_ gray: Image<S>, invert: Bool, foreground: UInt
                     foregroundPixels: invert ? gray.pixelCount - above : above)
 }
 
+/// A local threshold's mask at the image's own bit depth.
+func localMask(_ image: AnyImage, window: Int, rule: LocalThreshold, invert: Bool, foreground: UInt8) throws -> GrayMask {
+    let mask: Image<UInt8>
+    switch image {
+    case .uint8(let g): mask = try localThreshold(g, window: window, rule: rule, invert: invert, foreground: foreground)
+    case .uint16(let g): mask = try localThreshold(g, window: window, rule: rule, invert: invert, foreground: foreground)
+    }
+    return GrayMask(mask: mask, threshold: nil, foregroundPixels: nil)
+}
+
 extension Segment {
     struct Otsu: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -181,12 +191,7 @@ extension Segment {
         func run() throws {
             let (window, k) = (windowOptions.window, k)
             try runGrayMaskBatch("segment niblack", batch: batch, mask: mask, gray: gray) { image, foreground, invert in
-                let mask: Image<UInt8>
-                switch image {
-                case .uint8(let g): mask = try localThreshold(g, window: window, rule: .niblack(k: k), invert: invert, foreground: foreground)
-                case .uint16(let g): mask = try localThreshold(g, window: window, rule: .niblack(k: k), invert: invert, foreground: foreground)
-                }
-                return GrayMask(mask: mask, threshold: nil, foregroundPixels: nil)
+                try localMask(image, window: window, rule: .niblack(k: k), invert: invert, foreground: foreground)
             }
         }
     }
@@ -219,12 +224,7 @@ extension Segment {
         func run() throws {
             let (window, k, r) = (windowOptions.window, k, r)
             try runGrayMaskBatch("segment sauvola", batch: batch, mask: mask, gray: gray) { image, foreground, invert in
-                let mask: Image<UInt8>
-                switch image {
-                case .uint8(let g): mask = try localThreshold(g, window: window, rule: .sauvola(k: k, r: r), invert: invert, foreground: foreground)
-                case .uint16(let g): mask = try localThreshold(g, window: window, rule: .sauvola(k: k, r: r), invert: invert, foreground: foreground)
-                }
-                return GrayMask(mask: mask, threshold: nil, foregroundPixels: nil)
+                try localMask(image, window: window, rule: .sauvola(k: k, r: r), invert: invert, foreground: foreground)
             }
         }
     }
