@@ -222,6 +222,24 @@ import CVSegIO
             #expect(dir.files(arguments[0]) == ["a.png"])
         }
     }
+
+    @Test func graphSegmentationWritesLabelMaps() throws {
+        let dir = try TempDir(); defer { dir.cleanup() }
+        try dir.write("in/a.png", ImageEncoder.png(testImage(width: 40, height: 30, seed: 1)))
+        let r = try CLI.run(["segment", "graph", dir.path + "/in", "-o", dir.path + "/g", "--k", "300", "--sigma", "0.5",
+                             "--min-size", "20", "--format", "labels", "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let regions = try JSON.parse(Array(r.stdout.utf8), file: "stdout")["files"]?.arrayValue?.first?["details"]?["regions"]?.intValue
+        guard case .image(.uint8(let labels)) = try ImageFile.read(dir.path + "/g/a.png", options: DecodeOptions(palette: .indices)) else {
+            Issue.record("no label map"); return
+        }
+        // The bright rectangle and the background at least; labels 0..<regions, all used.
+        #expect((regions ?? 0) >= 2)
+        #expect(Set(labels.samples) == Set((0..<(regions ?? 0)).map { UInt8($0) }))
+        let binary = try CLI.run(["segment", "graph", dir.path + "/in", "-o", dir.path + "/b"])
+        #expect(binary.status == 64)
+        #expect(binary.stderr.contains("makes label maps"))
+    }
 }
 
 /// The words of the command line: help, usage errors and their exit codes.

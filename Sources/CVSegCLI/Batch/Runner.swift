@@ -19,11 +19,13 @@ struct FileDetails: Sendable, Equatable {
     var threshold: Int?
     var foregroundFraction: Double?
     var thresholds: [Int]? = nil
+    var regions: Int? = nil
 
     var json: JSON {
         var members: [(String, JSON)] = [("width", .int(width)), ("height", .int(height))]
         if let threshold { members.append(("threshold", .int(threshold))) }
         if let thresholds { members.append(("thresholds", .array(thresholds.map { .int($0) }))) }
+        if let regions { members.append(("regions", .int(regions))) }
         if let foregroundFraction { members.append(("foreground_fraction", .number(foregroundFraction))) }
         return .object(members)
     }

@@ -1,0 +1,217 @@
+import Testing
+import Glibc
+import CVSegCore
+import CVSegIO
+import CVSegTestSupport
+@testable import CVSegClassical
+
+/// Made by scripts/reference/felzenszwalb_reference.py (scikit-image 0.26, SciPy 1.17, numpy 2.4).
+private let felzenszwalbFixtures = packageRoot + "/Tests/CVSegClassicalTests/Fixtures/felzenszwalb"
+
+private func felzenszwalbFixture() throws -> JSON {
+    let path = felzenszwalbFixtures + "/expected.json"
+    return try JSON.parse(FileBytes.read(path), file: path)
+}
+
+struct FelzenszwalbCase: Sendable, CustomTestStringConvertible {
+    let root: String, path: String, crop: [Int]?, scale: Double, sigma: Double, minSize: Int
+    let segments: Int, labelsSHA256: String, pixelsSHA256: String
+    var testDescription: String { "\(path) crop \(crop ?? []) scale \(scale) sigma \(sigma) min_size \(minSize)" }
+}
+
+func felzenszwalbCases(_ key: String = "cases") -> [FelzenszwalbCase] {
+    guard let cases = (try? felzenszwalbFixture())?[key]?.arrayValue else { return [] }
+    return cases.map { c in
+        FelzenszwalbCase(root: c["root"]!.stringValue!, path: c["path"]!.stringValue!,
+                         crop: c["crop"]?.arrayValue?.map { $0.intValue! },
+                         scale: c["scale"]!.doubleValue!, sigma: c["sigma"]!.doubleValue!,
+                         minSize: c["min_size"]!.intValue!, segments: c["segments"]!.intValue!,
+                         labelsSHA256: c["labels_sha256"]!.stringValue!, pixelsSHA256: c["pixels_sha256"]!.stringValue!)
+    }
+}
+
+/// `[x, y, width, height]` of `image`, as numpy's `arr[y:y+h, x:x+w]`.
+private func cropped<S: PixelSample>(_ image: Image<S>, _ crop: [Int]?) -> Image<S> {
+    guard let crop else { return image }
+    let (x0, y0, w, h, c) = (crop[0], crop[1], crop[2], crop[3], image.channels)
+    var out = [S]()
+    out.reserveCapacity(w * h * c)
+    for y in y0..<(y0 + h) { out += image.samples[((y * image.width + x0) * c)..<((y * image.width + x0 + w) * c)] }
+    return Image(width: w, height: h, layout: image.layout, samples: out)
+}
+
+private func littleEndianBytes<S: FixedWidthInteger>(_ samples: [S]) -> [UInt8] {
+    samples.flatMap { v in (0..<(S.bitWidth / 8)).map { UInt8(truncatingIfNeeded: v >> ($0 * 8)) } }
+}
+
+private func environmentFlag(_ name: String) -> Bool {
+    guard let value = getenv(name) else { return false }
+    return String(cString: value) == "1"
+}
+
+/// SplitMix64, for seeded property tests.
+private struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+@Suite struct FelzenszwalbTests {
+    // MARK: DisjointSet
+
+    @Test(arguments: 0..<8)
+    func disjointSetMatchesNaiveLabelsUnderRandomUnions(seed: Int) {
+        var rng = SplitMix64(state: UInt64(seed))
+        let n = Int.random(in: 1...300, using: &rng)
+        var set = DisjointSet(count: n)
+        var naive = Array(0..<n) // naive[i]: set id; union relabels every member
+        for _ in 0..<(2 * n) {
+            let a = Int.random(in: 0..<n, using: &rng), b = Int.random(in: 0..<n, using: &rng)
+            if Bool.random(using: &rng) {
+                let r = set.union(a, b)
+                #expect(set.find(a) == r && set.find(b) == r)
+                let (from, to) = (naive[b], naive[a])
+                for i in 0..<n where naive[i] == from { naive[i] = to }
+            } else {
+                #expect((set.find(a) == set.find(b)) == (naive[a] == naive[b]))
+                #expect(set.size(of: a) == naive.filter { $0 == naive[a] }.count)
+            }
+        }
+        set.checkInvariants()
+        #expect(set.setCount == Set(naive).count)
+        for i in 0..<n { for j in stride(from: 0, to: n, by: 7) {
+            #expect((set.find(i) == set.find(j)) == (naive[i] == naive[j]))
+        } }
+        set.checkInvariants()
+    }
+
+    @Test func disjointSetEmptyAndSingleton() {
+        let empty = DisjointSet(count: 0)
+        empty.checkInvariants()
+        #expect(empty.setCount == 0)
+        var one = DisjointSet(count: 1)
+        #expect(one.union(0, 0) == 0 && one.setCount == 1 && one.size(of: 0) == 1)
+        one.checkInvariants()
+    }
+
+    // MARK: Gaussian filter
+
+    /// SciPy's `gaussian_filter` output on a 5x7 image at sigma 0.5, 0.8 and 2 (radius 8, wider
+    /// than the 5-row image, so the reflection repeats). Same kernel formula, summation order
+    /// and reflection, so sigma 0.5 is bit-exact; at 0.8 and 2, numpy's vectorised (AVX-512)
+    /// `exp` differs from the C library's `exp` by one ulp on 2 and 4 kernel taps (checked in
+    /// Python against `math.exp`), which leaves last-bit differences, hence 4e-16 relative there.
+    @Test func gaussianMatchesSciPy() throws {
+        let fixture = try felzenszwalbFixture()
+        let input = fixture["gaussian_input"]!.arrayValue!.map { $0.doubleValue! }
+        let shape = fixture["gaussian_shape"]!.arrayValue!.map { $0.intValue! }
+        let cases = fixture["gaussian"]!.arrayValue!
+        #expect(cases.count == 3)
+        for c in cases {
+            let sigma = c["sigma"]!.doubleValue!
+            let expected = c["output"]!.arrayValue!.map { $0.doubleValue! }
+            let got = try gaussianFilter(input, width: shape[1], height: shape[0], sigma: sigma)
+            let worst = zip(got, expected).map { abs($0 - $1) / abs($1) }.max() ?? 0
+            if sigma == 0.5 {
+                #expect(got == expected, "sigma \(sigma): worst relative difference \(worst)")
+            } else {
+                #expect(got.count == expected.count && worst <= 4e-16, "sigma \(sigma): worst relative difference \(worst)")
+            }
+        }
+    }
+
+    @Test func gaussianKernelSumsToOneAndZeroSigmaIsIdentity() throws {
+        let k = try gaussianKernel(sigma: 0.8)
+        #expect(k.count == 7 && abs(k.reduce(0, +) - 1) < 1e-15 && k == k.reversed())
+        let values: [Double] = [1, 2, 3, 4, 5, 6]
+        #expect(try gaussianFilter(values, width: 3, height: 2, sigma: 0) == values)
+        // A constant image stays constant up to rounding.
+        let flat = try gaussianFilter([Double](repeating: 0.25, count: 12), width: 4, height: 3, sigma: 1.5)
+        #expect(flat.allSatisfy { abs($0 - 0.25) < 1e-15 })
+        #expect(throws: CVSegError.self) { _ = try gaussianFilter(values, width: 3, height: 2, sigma: -1) }
+        #expect(throws: CVSegError.self) { _ = try gaussianFilter(values, width: 4, height: 2, sigma: 1) }
+    }
+
+    // MARK: felzenszwalb against scikit-image
+
+    @Test func fixtureHasCases() {
+        #expect(felzenszwalbCases().count == 14) // 7 images (2 synthetic, 3 BSDS, 2 horses) x 2 parameter sets
+        #expect(felzenszwalbCases("full_cases").count == 9) // 3 whole images x 3 parameter sets
+    }
+
+    /// Exact equality of the label maps with scikit-image's (sha256 of int32 little-endian,
+    /// row-major), which implies equal segment counts; the count is also checked separately so
+    /// that a failure says how far off it is (the bound is 5%).
+    @Test(arguments: felzenszwalbCases())
+    func matchesScikitImage(_ c: FelzenszwalbCase) throws { try checkAgainstScikitImage(c) }
+
+    /// Whole images (up to 481x321, also at scikit-image's defaults with ~1900 segments): a few
+    /// seconds each in debug builds, so opt-in with CVSEG_FELZENSZWALB_FULL=1.
+    @Test(.enabled(if: environmentFlag("CVSEG_FELZENSZWALB_FULL")), arguments: felzenszwalbCases("full_cases"))
+    func wholeImagesMatchScikitImage(_ c: FelzenszwalbCase) throws { try checkAgainstScikitImage(c) }
+
+    func checkAgainstScikitImage(_ c: FelzenszwalbCase) throws {
+        let path = c.root == "fixture" ? felzenszwalbFixtures + "/" + c.path : dataRoot + "/" + c.path
+        let labels: LabelMap
+        switch try ImageFile.read(path, options: DecodeOptions(palette: .expand)).expanded() {
+        case .uint8(let full):
+            let image = cropped(full, c.crop)
+            #expect(SHA256.hex(image.samples) == c.pixelsSHA256, "decoded pixels differ from Pillow's")
+            labels = try felzenszwalb(image, scale: c.scale, sigma: c.sigma, minSize: c.minSize)
+        case .uint16(let full):
+            let image = cropped(full, c.crop)
+            #expect(SHA256.hex(littleEndianBytes(image.samples)) == c.pixelsSHA256, "decoded pixels differ from Pillow's")
+            labels = try felzenszwalb(image, scale: c.scale, sigma: c.sigma, minSize: c.minSize)
+        }
+        let segments = Int(labels.maxLabel ?? -1) + 1
+        #expect(abs(segments - c.segments) * 20 <= c.segments, "\(segments) segments, scikit-image \(c.segments)")
+        #expect(SHA256.hex(littleEndianBytes(labels.labels.map { UInt32(bitPattern: $0) })) == c.labelsSHA256)
+    }
+
+    // MARK: Edge cases
+
+    @Test func constantImageIsOneSegment() throws {
+        let gray = Image<UInt8>(width: 9, height: 7, layout: .gray, repeating: 90)
+        #expect(try felzenszwalb(gray).labels.allSatisfy { $0 == 0 })
+        let rgba = Image<UInt16>(width: 5, height: 4, layout: .rgba, repeating: 4000)
+        #expect(try felzenszwalb(rgba, scale: 50, sigma: 0, minSize: 0).labels.allSatisfy { $0 == 0 })
+    }
+
+    @Test func tinyShapes() throws {
+        #expect(try felzenszwalb(Image<UInt8>(width: 1, height: 1, layout: .rgb, repeating: 3)).labels == [0])
+        let empty = try felzenszwalb(Image<UInt8>(width: 0, height: 0, layout: .gray))
+        #expect(empty.width == 0 && empty.labels.isEmpty)
+        // 1x8 and 8x1 with a step and no smoothing: weights are 0 inside the halves (always
+        // merged) and 1 across the step, above 1/255 · (1/1 + ...) so it is never crossed.
+        let row = Image<UInt8>(width: 8, height: 1, layout: .gray, samples: [0, 0, 0, 0, 255, 255, 255, 255])
+        #expect(try felzenszwalb(row, scale: 1, sigma: 0, minSize: 0).labels == [0, 0, 0, 0, 1, 1, 1, 1])
+        let column = Image<UInt8>(width: 1, height: 8, layout: .gray, samples: row.samples)
+        #expect(try felzenszwalb(column, scale: 1, sigma: 0, minSize: 0).labels == [0, 0, 0, 0, 1, 1, 1, 1])
+        // minSize larger than the image merges everything.
+        #expect(try felzenszwalb(row, scale: 1, sigma: 0, minSize: 100).labels.allSatisfy { $0 == 0 })
+        // Smoothed (radius 3 > the 1-pixel width: reflection repeats) it still runs and labels in raster order.
+        let smoothed = try felzenszwalb(column, scale: 1, sigma: 0.8, minSize: 0).labels
+        #expect(smoothed.first == 0 && zip(smoothed, smoothed.dropFirst()).allSatisfy { $1 == $0 || $1 == $0 + 1 })
+    }
+
+    @Test func alphaIsIgnored() throws {
+        var rgba = Image<UInt8>(width: 6, height: 4, layout: .rgba, repeating: 200)
+        for y in 0..<4 { for x in 0..<6 { rgba[x, y, 3] = UInt8(x * 40) } }
+        #expect(try felzenszwalb(rgba, scale: 1, sigma: 0, minSize: 0).labels.allSatisfy { $0 == 0 })
+    }
+
+    @Test func invalidParametersThrow() {
+        let image = Image<UInt8>(width: 3, height: 3, layout: .gray)
+        #expect(throws: CVSegError.self) { _ = try felzenszwalb(image, scale: 0) }
+        #expect(throws: CVSegError.self) { _ = try felzenszwalb(image, scale: -1) }
+        #expect(throws: CVSegError.self) { _ = try felzenszwalb(image, scale: .infinity) }
+        #expect(throws: CVSegError.self) { _ = try felzenszwalb(image, sigma: -0.1) }
+        #expect(throws: CVSegError.self) { _ = try felzenszwalb(image, sigma: .nan) }
+        #expect(throws: CVSegError.self) { _ = try felzenszwalb(image, minSize: -1) }
+    }
+}
