@@ -240,6 +240,42 @@ import CVSegIO
         #expect(binary.status == 64)
         #expect(binary.stderr.contains("makes label maps"))
     }
+
+    /// Odd images through every method: 1×1, 1×N, N×1, constant, RGBA, 16-bit. Each gives a mask
+    /// or a clear per-file error; none crashes and the batch always finishes.
+    @Test func oddImagesThroughEveryMethod() throws {
+        let dir = try TempDir(); defer { dir.cleanup() }
+        try dir.write("in/one.png", ImageEncoder.png(Image<UInt8>(width: 1, height: 1, layout: .gray, samples: [7])))
+        try dir.write("in/row.png", ImageEncoder.png(Image<UInt8>(width: 9, height: 1, layout: .gray, samples: (0..<9).map { UInt8($0 * 20) })))
+        try dir.write("in/column.png", ImageEncoder.png(Image<UInt8>(width: 1, height: 9, layout: .gray, samples: (0..<9).map { UInt8($0 * 20) })))
+        try dir.write("in/flat.png", ImageEncoder.png(Image<UInt8>(width: 6, height: 5, layout: .gray, repeating: 128)))
+        try dir.write("in/rgba.png", ImageEncoder.png(Image<UInt8>(width: 4, height: 4, layout: .rgba,
+                                                                   samples: (0..<64).map { UInt8(($0 * 37) % 256) })))
+        try dir.write("in/deep.png", ImageEncoder.png(Image<UInt16>(width: 5, height: 3, layout: .gray,
+                                                                    samples: (0..<15).map { UInt16($0 * 4000) })))
+        let methods: [[String]] = [["otsu"], ["otsu", "--classes", "3", "--format", "labels"], ["triangle"], ["niblack", "--window", "3"],
+                                   ["sauvola", "--window", "5"], ["adaptive", "--block-size", "3"],
+                                   ["graph", "--format", "labels", "--k", "10", "--min-size", "2"],
+                                   ["canny", "--format", "labels", "--to-8bit"], ["canny", "--edges-only", "--sigma", "1", "--to-8bit"]]
+        for method in methods {
+            let r = try CLI.run(["segment"] + method + [dir.path + "/in", "-o", dir.path + "/out-" + method.joined(), "--json"])
+            let summary = try JSON.parse(Array(r.stdout.utf8), file: "stdout")
+            let written = summary["written"]?.intValue ?? -1, failed = summary["failed"]?.intValue ?? -1
+            #expect(written + failed == 6, "\(method): \(r.stdout)")
+            #expect(r.status == (failed > 0 ? 1 : 0))
+            // Failures are explained, never a crash: each names its file.
+            for failure in summary["failures"]?.arrayValue ?? [] {
+                let text = failure["error"]?.stringValue ?? ""
+                #expect(!text.isEmpty, "\(method)")
+            }
+        }
+        // Expected refusals: multi-level Otsu on images with fewer values than classes, and the
+        // adaptive threshold on 16-bit input; everything else is written.
+        let adaptive = try CLI.run(["segment", "adaptive", "--block-size", "3", dir.path + "/in", "-o", dir.path + "/a2", "--json"])
+        #expect(adaptive.stdout.contains("this one is 16-bit"))
+        let multi = try CLI.run(["segment", "otsu", "--classes", "3", "--format", "labels", dir.path + "/in", "-o", dir.path + "/m2", "--json"])
+        #expect(multi.stdout.contains("fewer than the 3 classes"))
+    }
 }
 
 /// The words of the command line: help, usage errors and their exit codes.
