@@ -256,7 +256,9 @@ import CVSegIO
         let methods: [[String]] = [["otsu"], ["otsu", "--classes", "3", "--format", "labels"], ["triangle"], ["niblack", "--window", "3"],
                                    ["sauvola", "--window", "5"], ["adaptive", "--block-size", "3"],
                                    ["graph", "--format", "labels", "--k", "10", "--min-size", "2"],
-                                   ["canny", "--format", "labels", "--to-8bit"], ["canny", "--edges-only", "--sigma", "1", "--to-8bit"]]
+                                   ["canny", "--format", "labels", "--to-8bit"], ["canny", "--edges-only", "--sigma", "1", "--to-8bit"],
+                                   ["grow", "--auto-seeds", "1", "--format", "labels"],
+                                   ["split-merge", "--max-range", "10", "--format", "labels"]]
         for method in methods {
             let r = try CLI.run(["segment"] + method + [dir.path + "/in", "-o", dir.path + "/out-" + method.joined(), "--json"])
             let summary = try JSON.parse(Array(r.stdout.utf8), file: "stdout")
@@ -275,6 +277,32 @@ import CVSegIO
         #expect(adaptive.stdout.contains("this one is 16-bit"))
         let multi = try CLI.run(["segment", "otsu", "--classes", "3", "--format", "labels", dir.path + "/in", "-o", dir.path + "/m2", "--json"])
         #expect(multi.stdout.contains("fewer than the 3 classes"))
+    }
+
+    @Test func regionGrowingAndSplitMergeFromTheCommandLine() throws {
+        let dir = try TempDir(); defer { dir.cleanup() }
+        try dir.write("in/a.png", ImageEncoder.png(testImage(width: 40, height: 30, seed: 1)))
+        try dir.write("seeds.csv", Array("# x,y,label\n2,2,1\n20,15,2\n".utf8))
+        let grow = try CLI.run(["segment", "grow", dir.path + "/in", "-o", dir.path + "/g", "--seeds", dir.path + "/seeds.csv",
+                                "--format", "labels"])
+        #expect(grow.status == 0, "\(grow.stderr)")
+        guard case .image(.uint8(let labels)) = try ImageFile.read(dir.path + "/g/a.png", options: DecodeOptions(palette: .indices)) else {
+            Issue.record("no label map"); return
+        }
+        // The seed in the bright rectangle grows over it; the other over the background.
+        #expect(labels[20, 15] == 2 && labels[2, 2] == 1 && Set(labels.samples) == [1, 2])
+        try dir.write("bad.csv", Array("2,2\n99,1\n".utf8))
+        let outside = try CLI.run(["segment", "grow", dir.path + "/in", "-o", dir.path + "/g2", "--seeds", dir.path + "/bad.csv",
+                                   "--format", "labels"])
+        #expect(outside.status == 1)
+        #expect(outside.stderr.contains("a.png"))
+        let split = try CLI.run(["segment", "split-merge", dir.path + "/in", "-o", dir.path + "/s", "--max-range", "40",
+                                 "--format", "labels", "--json"])
+        #expect(split.status == 0, "\(split.stderr)")
+        let regions = try JSON.parse(Array(split.stdout.utf8), file: "stdout")["files"]?.arrayValue?.first?["details"]?["regions"]?.intValue
+        #expect((regions ?? 0) >= 2)
+        let neither = try CLI.run(["segment", "grow", dir.path + "/in", "-o", dir.path + "/x", "--format", "labels"])
+        #expect(neither.status == 64)
     }
 }
 

@@ -1,0 +1,155 @@
+import ArgumentParser
+import CVSegClassical
+import CVSegCore
+import CVSegIO
+
+/// A label-map batch: read each image (palettes expanded), segment, write labels.
+func runLabelBatch(_ name: String, batch: BatchOptions, mask: MaskOptions,
+                   segment: @escaping @Sendable (AnyImage) throws -> LabelMap) throws {
+    let (items, problems) = Inputs.plan(batch.inputs, outputRoot: batch.output, shard: batch.shard)
+    let progress = Progress(total: items.count, label: name, quiet: batch.quiet)
+    let decode = DecodeOptions(palette: .expand, lenient: batch.lenient)
+    let png = PNGWriteOptions(compressionLevel: mask.pngCompression)
+    let format = mask.format
+    let statuses = BatchRunner.run(items, jobs: batch.resolvedJobs, skipExisting: batch.skipExisting, progress: progress) { item in
+        let image = try ImageFile.read(item.input, options: decode).expanded()
+        let labels = try segment(image)
+        try MaskWriter.write(.wide(labels), format: format, source: image, to: item.output, options: png)
+        return FileDetails(width: image.width, height: image.height, threshold: nil, foregroundFraction: nil,
+                           regions: Set(labels.labels).subtracting([0]).count)
+    }
+    let summary = BatchSummary(command: name, items: items, statuses: statuses, problems: problems, seconds: progress.elapsed)
+    let status = summary.report(json: batch.json)
+    if status != 0 { throw ExitCode(status) }
+}
+
+/// Seeds from a file: a JSON list of `[x, y]` or `[x, y, label]` (or `{"x", "y", "label"}`), or
+/// CSV lines `x,y[,label]` (`#` comments allowed). A missing label is the seed's 1-based position.
+func readSeeds(_ path: String) throws -> [Seed] {
+    let bytes = try FileBytes.read(path)
+    func bad(_ reason: String) -> CVSegError { .invalidContent(file: path, reason: reason) }
+    if bytes.first(where: { $0 != 0x20 && $0 != 0x0A && $0 != 0x09 && $0 != 0x0D }) == UInt8(ascii: "[") {
+        guard let list = try JSON.parse(bytes, file: path).arrayValue else { throw bad("expected a list of seeds") }
+        return try list.enumerated().map { i, item in
+            let x = item.arrayValue?[0].intValue ?? item["x"]?.intValue
+            let y = item.arrayValue.flatMap { $0.count > 1 ? $0[1].intValue : nil } ?? item["y"]?.intValue
+            let label = item.arrayValue.flatMap { $0.count > 2 ? $0[2].intValue : nil } ?? item["label"]?.intValue ?? (i + 1)
+            guard let x, let y else { throw bad("seed \(i + 1) needs integer x and y") }
+            return Seed(x: x, y: y, label: Int32(clamping: label))
+        }
+    }
+    var seeds: [Seed] = []
+    for (n, line) in String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        let text = line.trimmingCharacters()
+        if text.isEmpty || text.hasPrefix("#") { continue }
+        let fields = text.split(separator: ",").map { Int($0.trimmingCharacters()) }
+        guard fields.count == 2 || fields.count == 3, fields.allSatisfy({ $0 != nil }) else {
+            throw CVSegError.malformed(file: path, line: n + 1, column: 1, reason: "expected x,y or x,y,label")
+        }
+        seeds.append(Seed(x: fields[0]!, y: fields[1]!, label: Int32(clamping: fields.count == 3 ? fields[2]! : seeds.count + 1)))
+    }
+    return seeds
+}
+
+extension Segment {
+    struct Grow: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Seeded region growing (Adams and Bischof 1994), or flood fill with --tolerance.",
+            discussion: """
+                Regions grow from seeds by a priority queue: the next pixel is the one closest to \
+                the running mean of the region it touches (gray difference, or Euclidean RGB \
+                distance; ties by queue order). Every pixel reachable from a seed gets a label. \
+                With --tolerance T each seed instead floods the pixels connected to it whose value \
+                is within T of the seed's (scikit-image's flood); earlier seeds win overlaps; \
+                pixels no flood reaches stay 0. Seeds: --seeds FILE (JSON [[x, y, label], …] or CSV \
+                x,y[,label]; the same positions for every image) or --auto-seeds N (a grid of N \
+                cells, each seed moved to the flattest pixel near the cell centre).
+                """)
+
+        @OptionGroup var batch: BatchOptions
+        @OptionGroup var mask: MaskOptions
+
+        @Option(help: ArgumentHelp("Seed file: JSON [[x, y, label], …] or CSV lines x,y[,label].", valueName: "file"))
+        var seeds: String?
+
+        @Option(help: ArgumentHelp("Place N seeds automatically on a grid.", valueName: "N"))
+        var autoSeeds: Int?
+
+        @Option(help: ArgumentHelp("Flood fill instead: pixels within T of their seed's value.", valueName: "T"))
+        var tolerance: Double?
+
+        @Flag(help: "8-connected growth (default 4-connected).")
+        var eight = false
+
+        func validate() throws {
+            if (seeds == nil) == (autoSeeds == nil) { throw ValidationError("Give either --seeds FILE or --auto-seeds N.") }
+            if let n = autoSeeds, n < 1 { throw ValidationError("--auto-seeds must be at least 1.") }
+            if let t = tolerance, !(t >= 0) || !t.isFinite { throw ValidationError("--tolerance must be 0 or more.") }
+            if mask.format == .binary { throw ValidationError("segment grow makes label maps: add --format labels, palette or overlay.") }
+        }
+
+        func run() throws {
+            let fileSeeds = try seeds.map(readSeeds)
+            let (count, tolerance, connectivity) = (autoSeeds, tolerance, eight ? Connectivity.eight : .four)
+            try runLabelBatch("segment grow", batch: batch, mask: mask) { image in
+                switch image {
+                case .uint8(let i): return try grow(i, fileSeeds: fileSeeds, count: count, tolerance: tolerance, connectivity: connectivity)
+                case .uint16(let i): return try grow(i, fileSeeds: fileSeeds, count: count, tolerance: tolerance, connectivity: connectivity)
+                }
+            }
+        }
+    }
+
+    struct SplitMerge: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "split-merge",
+            abstract: "Split-and-merge (Horowitz and Pavlidis 1976) into a label map.",
+            discussion: """
+                Quadtree splitting while a block is not homogeneous (standard deviation or range \
+                of its gray values above the limit) and larger than --min-block, then merging of \
+                adjacent leaves whose union is still homogeneous, in a fixed order (leaves by y, x, \
+                size). Gray images; colour is converted to gray with BT.601 first.
+                """)
+
+        @OptionGroup var batch: BatchOptions
+        @OptionGroup var mask: MaskOptions
+
+        @Option(help: ArgumentHelp("Homogeneous: standard deviation at most S (gray levels).", valueName: "S"))
+        var maxStd: Double?
+
+        @Option(help: ArgumentHelp("Homogeneous: max − min at most R (gray levels).", valueName: "R"))
+        var maxRange: Double?
+
+        @Option(help: ArgumentHelp("Smallest block side the split goes down to.", valueName: "pixels"))
+        var minBlock: Int = 2
+
+        func validate() throws {
+            if (maxStd == nil) == (maxRange == nil) { throw ValidationError("Give either --max-std S or --max-range R.") }
+            if minBlock < 1 { throw ValidationError("--min-block must be at least 1.") }
+            if mask.format == .binary { throw ValidationError("segment split-merge makes label maps: add --format labels, palette or overlay.") }
+        }
+
+        func run() throws {
+            let predicate: Homogeneity = maxStd.map { .standardDeviation($0) } ?? .range(maxRange!)
+            let minBlock = minBlock
+            try runLabelBatch("segment split-merge", batch: batch, mask: mask) { image in
+                switch image.grayscale() {
+                case .uint8(let g): return try splitAndMerge(g, predicate: predicate, minBlock: minBlock)
+                case .uint16(let g): return try splitAndMerge(g, predicate: predicate, minBlock: minBlock)
+                }
+            }
+        }
+    }
+}
+
+private func grow<S: PixelSample>(_ image: Image<S>, fileSeeds: [Seed]?, count: Int?, tolerance: Double?,
+                                  connectivity: Connectivity) throws -> LabelMap {
+    let seeds = try fileSeeds ?? autoSeeds(image, count: count ?? 1)
+    guard let tolerance else { return try seededRegionGrowing(image, seeds: seeds, connectivity: connectivity) }
+    var labels = LabelMap(width: image.width, height: image.height)
+    for seed in seeds {
+        let flood = try floodFill(image, seed: (seed.x, seed.y), tolerance: tolerance, connectivity: connectivity)
+        for i in 0..<labels.labels.count where flood.samples[i] != 0 && labels.labels[i] == 0 { labels.labels[i] = seed.label }
+    }
+    return labels
+}
