@@ -122,8 +122,48 @@ private func gridEdges(_ v: [Double], width: Int, height: Int, channels: Int)
         for y in 0..<(height - 1) { for x in 0..<(width - 1) { add((y + 1) * width + x + 1, y * width + x) } }
         for y in 0..<(height - 1) { for x in 0..<(width - 1) { add(y * width + x + 1, (y + 1) * width + x) } }
     }
-    let order = weight.withUnsafeBufferPointer { w in
-        Array(0..<w.count).sorted { w[$0] < w[$1] || (w[$0] == w[$1] && $0 < $1) }
+    return (from, to, weight, stableOrder(weight))
+}
+
+/// Indices of `weights` (all ≥ 0) by increasing weight, equal weights in index order.
+///
+/// An LSD radix sort on the weights' bit patterns (for non-negative doubles the bit patterns
+/// order like the values), 16 bits per pass: stable, so ties keep their index order — the same
+/// order as a stable comparison sort, in O(n) instead of O(n log n) (the sort was 40% of the
+/// time with a comparison sort).
+func stableOrder(_ weights: [Double]) -> [Int] {
+    let n = weights.count
+    var keys = weights.map { $0.bitPattern }, order = Array(0..<n)
+    var keys2 = [UInt64](repeating: 0, count: n), order2 = [Int](repeating: 0, count: n)
+    var counts = [Int](repeating: 0, count: 1 << 16)
+    for pass in 0..<4 {
+        let shift = UInt64(16 * pass)
+        // Skip a pass whose digit is the same for every key (common for the top bits).
+        let first = (keys.first ?? 0) >> shift & 0xFFFF
+        if keys.allSatisfy({ ($0 >> shift) & 0xFFFF == first }) { continue }
+        counts.withUnsafeMutableBufferPointer { c in
+            keys.withUnsafeBufferPointer { k in
+                keys2.withUnsafeMutableBufferPointer { k2 in
+                    order.withUnsafeBufferPointer { o in
+                        order2.withUnsafeMutableBufferPointer { o2 in
+                            for i in 0..<c.count { c[i] = 0 }
+                            for i in 0..<n { c[Int((k[i] >> shift) & 0xFFFF)] += 1 }
+                            var total = 0
+                            for i in 0..<c.count { let v = c[i]; c[i] = total; total += v }
+                            for i in 0..<n {
+                                let digit = Int((k[i] >> shift) & 0xFFFF)
+                                let at = c[digit]
+                                c[digit] = at + 1
+                                k2[at] = k[i]
+                                o2[at] = o[i]
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        swap(&keys, &keys2)
+        swap(&order, &order2)
     }
-    return (from, to, weight, order)
+    return order
 }
