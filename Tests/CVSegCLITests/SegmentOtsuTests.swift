@@ -258,7 +258,9 @@ import CVSegIO
                                    ["graph", "--format", "labels", "--k", "10", "--min-size", "2"],
                                    ["canny", "--format", "labels", "--to-8bit"], ["canny", "--edges-only", "--sigma", "1", "--to-8bit"],
                                    ["grow", "--auto-seeds", "1", "--format", "labels"],
-                                   ["split-merge", "--max-range", "10", "--format", "labels"]]
+                                   ["split-merge", "--max-range", "10", "--format", "labels"],
+                                   ["merge", "--regions", "2", "--format", "labels"],
+                                   ["merge", "--initial", "grid", "--grid", "2", "--threshold", "30", "--format", "labels"]]
         for method in methods {
             let r = try CLI.run(["segment"] + method + [dir.path + "/in", "-o", dir.path + "/out-" + method.joined(), "--json"])
             let summary = try JSON.parse(Array(r.stdout.utf8), file: "stdout")
@@ -303,6 +305,14 @@ import CVSegIO
         #expect((regions ?? 0) >= 2)
         let neither = try CLI.run(["segment", "grow", dir.path + "/in", "-o", dir.path + "/x", "--format", "labels"])
         #expect(neither.status == 64)
+        // Region merging down to two regions separates the bright rectangle from the background.
+        let merged = try CLI.run(["segment", "merge", dir.path + "/in", "-o", dir.path + "/m", "--initial", "grid", "--grid", "5",
+                                  "--regions", "2", "--format", "labels"])
+        #expect(merged.status == 0, "\(merged.stderr)")
+        guard case .image(.uint8(let two)) = try ImageFile.read(dir.path + "/m/a.png", options: DecodeOptions(palette: .indices)) else {
+            Issue.record("no label map"); return
+        }
+        #expect(Set(two.samples) == [1, 2] && two[20, 15] != two[2, 2])
     }
 }
 
