@@ -63,26 +63,14 @@ extension Segment {
                 }
                 return
             }
-            let (items, problems) = Inputs.plan(batch.inputs, outputRoot: batch.output, shard: batch.shard)
-            let progress = Progress(total: items.count, label: "segment canny", quiet: batch.quiet)
-            let decode = DecodeOptions(palette: .expand, lenient: batch.lenient)
-            let png = PNGWriteOptions(compressionLevel: mask.pngCompression)
-            let (format, weights, to8Bit) = (mask.format, gray.gray.weights, gray.to8Bit)
-            let statuses = BatchRunner.run(items, jobs: batch.resolvedJobs, skipExisting: batch.skipExisting,
-                                           progress: progress) { item in
-                let image = try ImageFile.read(item.input, options: decode).expanded()
+            let (weights, to8Bit) = (gray.gray.weights, gray.to8Bit)
+            try runLabelBatch("segment canny", batch: batch, mask: mask) { image in
                 let grayImage = image.grayscale(weights: weights)
                 guard case .uint8(let g) = to8Bit ? .uint8(grayImage.to8Bit()) : grayImage else {
                     throw CVSegError.invalidArgument("Canny works on 8-bit images; this one is 16-bit (use --to-8bit)")
                 }
-                let (labels, regions) = try edgeRegions(canny(g, sigma: sigma, thresholds: thresholds, norm: norm))
-                try MaskWriter.write(.wide(labels), format: format, source: image, to: item.output, options: png)
-                return FileDetails(width: image.width, height: image.height, threshold: nil, foregroundFraction: nil, regions: regions)
+                return try edgeRegions(canny(g, sigma: sigma, thresholds: thresholds, norm: norm))
             }
-            let summary = BatchSummary(command: "segment canny", items: items, statuses: statuses, problems: problems,
-                                       seconds: progress.elapsed)
-            let status = summary.report(json: batch.json)
-            if status != 0 { throw ExitCode(status) }
         }
     }
 }

@@ -36,27 +36,15 @@ extension Segment {
         }
 
         func run() throws {
-            let (items, problems) = Inputs.plan(batch.inputs, outputRoot: batch.output, shard: batch.shard)
-            let progress = Progress(total: items.count, label: "segment graph", quiet: batch.quiet)
-            let decode = DecodeOptions(palette: .expand, lenient: batch.lenient)
-            let png = PNGWriteOptions(compressionLevel: mask.pngCompression)
-            let (format, k, sigma, minSize) = (mask.format, k, sigma, minSize)
-            let statuses = BatchRunner.run(items, jobs: batch.resolvedJobs, skipExisting: batch.skipExisting,
-                                           progress: progress) { item in
-                let image = try ImageFile.read(item.input, options: decode).expanded()
+            let (k, sigma, minSize) = (k, sigma, minSize)
+            try runLabelBatch("segment graph", batch: batch, mask: mask) { image in
                 let labels: LabelMap
                 switch image {
                 case .uint8(let i): labels = try felzenszwalb(i, scale: k, sigma: sigma, minSize: minSize)
                 case .uint16(let i): labels = try felzenszwalb(i, scale: k, sigma: sigma, minSize: minSize)
                 }
-                try MaskWriter.write(.wide(labels), format: format, source: image, to: item.output, options: png)
-                return FileDetails(width: image.width, height: image.height, threshold: nil, foregroundFraction: nil,
-                                   regions: Int(labels.maxLabel ?? -1) + 1)
+                return (labels, Int(labels.maxLabel ?? -1) + 1) // labels 0..<n are all regions
             }
-            let summary = BatchSummary(command: "segment graph", items: items, statuses: statuses, problems: problems,
-                                       seconds: progress.elapsed)
-            let status = summary.report(json: batch.json)
-            if status != 0 { throw ExitCode(status) }
         }
     }
 }

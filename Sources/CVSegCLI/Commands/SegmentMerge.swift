@@ -66,8 +66,8 @@ extension Segment {
                     }
                 }
                 switch image {
-                case .uint8(let i): return try mergeRegions(i, initial: start(i), stop: stop, boundaryWeight: w)
-                case .uint16(let i): return try mergeRegions(i, initial: start(i), stop: stop, boundaryWeight: w)
+                case .uint8(let i): return nonzeroRegions(try mergeRegions(i, initial: start(i), stop: stop, boundaryWeight: w))
+                case .uint16(let i): return nonzeroRegions(try mergeRegions(i, initial: start(i), stop: stop, boundaryWeight: w))
                 }
             }
         }

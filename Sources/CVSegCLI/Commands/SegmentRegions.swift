@@ -3,9 +3,11 @@ import CVSegClassical
 import CVSegCore
 import CVSegIO
 
-/// A label-map batch: read each image (palettes expanded), segment, write labels.
+/// A label-map batch: read each image (palettes expanded), segment, write labels. `segment`
+/// returns the labels and the number of regions they hold (label 0 is background for some
+/// methods and a region for others, so each method counts).
 func runLabelBatch(_ name: String, batch: BatchOptions, mask: MaskOptions,
-                   segment: @escaping @Sendable (AnyImage) throws -> LabelMap) throws {
+                   segment: @escaping @Sendable (AnyImage) throws -> (labels: LabelMap, regions: Int)) throws {
     let (items, problems) = Inputs.plan(batch.inputs, outputRoot: batch.output, shard: batch.shard)
     let progress = Progress(total: items.count, label: name, quiet: batch.quiet)
     let decode = DecodeOptions(palette: .expand, lenient: batch.lenient)
@@ -13,14 +15,18 @@ func runLabelBatch(_ name: String, batch: BatchOptions, mask: MaskOptions,
     let format = mask.format
     let statuses = BatchRunner.run(items, jobs: batch.resolvedJobs, skipExisting: batch.skipExisting, progress: progress) { item in
         let image = try ImageFile.read(item.input, options: decode).expanded()
-        let labels = try segment(image)
+        let (labels, regions) = try segment(image)
         try MaskWriter.write(.wide(labels), format: format, source: image, to: item.output, options: png)
-        return FileDetails(width: image.width, height: image.height, threshold: nil, foregroundFraction: nil,
-                           regions: Set(labels.labels).subtracting([0]).count)
+        return FileDetails(width: image.width, height: image.height, threshold: nil, foregroundFraction: nil, regions: regions)
     }
     let summary = BatchSummary(command: name, items: items, statuses: statuses, problems: problems, seconds: progress.elapsed)
     let status = summary.report(json: batch.json)
     if status != 0 { throw ExitCode(status) }
+}
+
+/// Regions of a label map whose 0 means "no region".
+func nonzeroRegions(_ labels: LabelMap) -> (labels: LabelMap, regions: Int) {
+    (labels, Set(labels.labels).subtracting([0]).count)
 }
 
 /// Seeds from a file: a JSON list of `[x, y]` or `[x, y, label]` (or `{"x", "y", "label"}`), or
@@ -93,8 +99,8 @@ extension Segment {
             let (count, tolerance, connectivity) = (autoSeeds, tolerance, eight ? Connectivity.eight : .four)
             try runLabelBatch("segment grow", batch: batch, mask: mask) { image in
                 switch image {
-                case .uint8(let i): return try grow(i, fileSeeds: fileSeeds, count: count, tolerance: tolerance, connectivity: connectivity)
-                case .uint16(let i): return try grow(i, fileSeeds: fileSeeds, count: count, tolerance: tolerance, connectivity: connectivity)
+                case .uint8(let i): nonzeroRegions(try grow(i, fileSeeds: fileSeeds, count: count, tolerance: tolerance, connectivity: connectivity))
+                case .uint16(let i): nonzeroRegions(try grow(i, fileSeeds: fileSeeds, count: count, tolerance: tolerance, connectivity: connectivity))
                 }
             }
         }
@@ -134,8 +140,8 @@ extension Segment {
             let minBlock = minBlock
             try runLabelBatch("segment split-merge", batch: batch, mask: mask) { image in
                 switch image.grayscale() {
-                case .uint8(let g): return try splitAndMerge(g, predicate: predicate, minBlock: minBlock)
-                case .uint16(let g): return try splitAndMerge(g, predicate: predicate, minBlock: minBlock)
+                case .uint8(let g): nonzeroRegions(try splitAndMerge(g, predicate: predicate, minBlock: minBlock))
+                case .uint16(let g): nonzeroRegions(try splitAndMerge(g, predicate: predicate, minBlock: minBlock))
                 }
             }
         }

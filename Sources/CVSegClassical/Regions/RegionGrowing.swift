@@ -300,44 +300,20 @@ private func colourValues<Sample: PixelSample>(_ image: Image<Sample>, channels:
     }
 }
 
-/// A binary min-heap of growth candidates ordered by `(delta, seq)`; `seq` counts pushes.
+/// Growth candidates, smallest `(delta, seq)` first; `seq` counts pushes, so ties pop in push order.
 private struct GrowHeap {
-    struct Entry { var delta: Double; var seq: Int; var pixel: Int }
-    private var items: [Entry] = []
+    struct Entry: Comparable {
+        var delta: Double, seq: Int, pixel: Int
+        static func < (a: Entry, b: Entry) -> Bool { a.delta < b.delta || (a.delta == b.delta && a.seq < b.seq) }
+        static func == (a: Entry, b: Entry) -> Bool { a.delta == b.delta && a.seq == b.seq }
+    }
+    private var heap = MinHeap<Entry>()
     private var nextSeq = 0
 
-    private static func less(_ a: Entry, _ b: Entry) -> Bool {
-        a.delta < b.delta || (a.delta == b.delta && a.seq < b.seq)
-    }
-
     mutating func push(delta: Double, pixel: Int) {
-        items.append(Entry(delta: delta, seq: nextSeq, pixel: pixel))
+        heap.push(Entry(delta: delta, seq: nextSeq, pixel: pixel))
         nextSeq += 1
-        var i = items.count - 1
-        while i > 0 {
-            let parent = (i - 1) / 2
-            guard Self.less(items[i], items[parent]) else { break }
-            items.swapAt(i, parent)
-            i = parent
-        }
     }
 
-    mutating func pop() -> Entry? {
-        guard let last = items.popLast() else { return nil }
-        guard !items.isEmpty else { return last }
-        let top = items[0]
-        items[0] = last
-        var i = 0
-        let n = items.count
-        while true {
-            let l = 2 * i + 1, r = l + 1
-            var m = i
-            if l < n && Self.less(items[l], items[m]) { m = l }
-            if r < n && Self.less(items[r], items[m]) { m = r }
-            if m == i { break }
-            items.swapAt(i, m)
-            i = m
-        }
-        return top
-    }
+    mutating func pop() -> Entry? { heap.pop() }
 }

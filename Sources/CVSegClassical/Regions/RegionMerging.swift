@@ -257,43 +257,14 @@ private struct RMEntry {
     var va: UInt32, vb: UInt32
 }
 
-/// A binary min-heap of merge candidates ordered by `(d, a, b)`.
-private struct RMHeap {
-    private var items: [RMEntry] = []
+/// Merge candidates, smallest `(d, a, b)` first.
+private typealias RMHeap = MinHeap<RMEntry>
 
-    private static func less(_ x: RMEntry, _ y: RMEntry) -> Bool {
+extension RMEntry: Comparable {
+    static func < (x: RMEntry, y: RMEntry) -> Bool {
         if x.d != y.d { return x.d < y.d }
         if x.a != y.a { return x.a < y.a }
         return x.b < y.b
     }
-
-    mutating func push(_ e: RMEntry) {
-        items.append(e)
-        var i = items.count - 1
-        while i > 0 {
-            let parent = (i - 1) / 2
-            guard Self.less(items[i], items[parent]) else { break }
-            items.swapAt(i, parent)
-            i = parent
-        }
-    }
-
-    mutating func pop() -> RMEntry? {
-        guard let last = items.popLast() else { return nil }
-        guard !items.isEmpty else { return last }
-        let top = items[0]
-        items[0] = last
-        var i = 0
-        let n = items.count
-        while true {
-            let l = 2 * i + 1, r = l + 1
-            var m = i
-            if l < n && Self.less(items[l], items[m]) { m = l }
-            if r < n && Self.less(items[r], items[m]) { m = r }
-            if m == i { break }
-            items.swapAt(i, m)
-            i = m
-        }
-        return top
-    }
+    static func == (x: RMEntry, y: RMEntry) -> Bool { x.d == y.d && x.a == y.a && x.b == y.b }
 }
