@@ -1,4 +1,5 @@
 import Testing
+import CVSegTestSupport
 import CVSegCore
 @testable import CVSegClassical
 
@@ -10,7 +11,7 @@ import CVSegCore
     }
 
     static func randomImage(_ width: Int, _ height: Int, levels: UInt8, seed: UInt64) -> Image<UInt8> {
-        var rng = RGSplitMix(state: seed)
+        var rng = SplitMix64(state: seed)
         return Image(width: width, height: height, layout: .gray,
                      samples: (0..<(width * height)).map { _ in UInt8.random(in: 0...levels, using: &rng) })
     }
@@ -286,7 +287,7 @@ import CVSegCore
     /// variance and a direct range) and is 4-connected, on seeded random piecewise-flat images.
     @Test func mergedRegionsSatisfyPredicate() throws {
         for s in 0..<12 as Range<UInt64> {
-            var rng = RGSplitMix(state: 500 + s)
+            var rng = SplitMix64(state: 500 + s)
             let w = Int.random(in: 1...24, using: &rng), h = Int.random(in: 1...20, using: &rng)
             // Piecewise flat: random rectangles painted over a base, plus small noise on some.
             var samples = [UInt8](repeating: UInt8.random(in: 0...255, using: &rng), count: w * h)
@@ -320,13 +321,3 @@ import CVSegCore
     }
 }
 
-private struct RGSplitMix: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

@@ -1,4 +1,5 @@
 import Testing
+import CVSegTestSupport
 import CVSegCore
 @testable import CVSegClassical
 
@@ -11,7 +12,7 @@ import CVSegCore
     }
 
     static func random(_ width: Int, _ height: Int, layout: ColorLayout, levels: UInt8, seed: UInt64) -> Image<UInt8> {
-        var rng = RMSplitMix(state: seed)
+        var rng = SplitMix64(state: seed)
         return Image(width: width, height: height, layout: layout,
                      samples: (0..<(width * height * layout.channels)).map { _ in UInt8.random(in: 0...levels, using: &rng) })
     }
@@ -40,7 +41,7 @@ import CVSegCore
 
     @Test func gridCellsOnTwoNoisyHalves() throws {
         // 16×16: left half 40 + noise 0...6, right half 180 + noise 0...6 (seeded).
-        var rng = RMSplitMix(state: 42)
+        var rng = SplitMix64(state: 42)
         var samples = [UInt8](repeating: 0, count: 256)
         for y in 0..<16 {
             for x in 0..<16 { samples[y * 16 + x] = (x < 8 ? 40 : 180) + UInt8.random(in: 0...6, using: &rng) }
@@ -268,13 +269,3 @@ private func bruteForce(_ image: Image<UInt8>, initial: InitialRegions, stop: Me
     }
 }
 
-private struct RMSplitMix: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

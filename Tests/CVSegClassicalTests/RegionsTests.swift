@@ -148,7 +148,7 @@ import CVSegTestSupport
     }
 
     @Test func randomMasksMatchFloodFill() throws {
-        var rng = RegionsRNG(seed: 42)
+        var rng = SplitMix64(seed: 42)
         for trial in 0..<40 {
             let w = 1 + Int(rng.next() % 23), h = 1 + Int(rng.next() % 19)
             let density = 1 + rng.next() % 7
@@ -202,7 +202,7 @@ import CVSegTestSupport
     }
 
     @Test func randomMasksMatchBruteForceAndProperties() throws {
-        var rng = RegionsRNG(seed: 7)
+        var rng = SplitMix64(seed: 7)
         let elements: [StructuringElement] = [.square(1), .square(3), .square(5), .square(9), .square(41), .square(1_000_001),
                                               .disk(0), .disk(1), .disk(2), .disk(3), .disk(6), .disk(30), .disk(1_000_000)]
         for trial in 0..<25 {
@@ -250,18 +250,6 @@ import CVSegTestSupport
 
 // MARK: - Helpers
 
-/// A small deterministic generator (RegionsRNG64).
-private struct RegionsRNG {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// Labels by flood fill from each unlabelled foreground pixel in raster order.
 private func floodFill(_ mask: Image<UInt8>, _ connectivity: Connectivity) -> [Int32] {

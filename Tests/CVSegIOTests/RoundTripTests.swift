@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import CVSegTestSupport
 import CVSegCore
 @testable import CVSegIO
 
