@@ -40,7 +40,7 @@ let package = Package(
 
         // MARK: - Tests
         .target(name: "CVSegTestSupport", path: "Sources/CVSegTestSupport"),
-        .testTarget(name: "CVSegCoreTests", dependencies: ["CVSegCore"]),
+        .testTarget(name: "CVSegCoreTests", dependencies: ["CVSegCore"], exclude: ["Fixtures"]),
         .testTarget(name: "CVSegIOTests", dependencies: ["CVSegIO", "CVSegCore", "CVSegTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "CVSegClassicalTests", dependencies: ["CVSegClassical", "CVSegIO", "CVSegCore", "CVSegTestSupport"],
                     exclude: ["Fixtures"]),

@@ -17,6 +17,15 @@ enum MaskLabels {
         switch self { case .mask(let i, _), .bytes(let i): i.height; case .wide(let m): m.height }
     }
 
+    /// The labels as a label map (a mask's foreground is label 1).
+    var labelMap: LabelMap {
+        switch self {
+        case .wide(let map): map
+        case .mask, .bytes:
+            LabelMap(width: width, height: height, labels: (0..<width * height).map { label(at: $0) })
+        }
+    }
+
     /// The label of pixel `i` (row-major); a mask's foreground is label 1.
     @inline(__always)
     func label(at i: Int) -> Int32 {
@@ -26,6 +35,13 @@ enum MaskLabels {
         case .wide(let map): map.labels[i]
         }
     }
+}
+
+extension MaskFormat {
+    /// RGB pictures for people rather than label files for programs.
+    var isPicture: Bool { self == .overlay || self == .color || self == .mean || self == .boundaries }
+    /// Pictures made from the input image.
+    var drawsOverImage: Bool { self == .overlay || self == .mean || self == .boundaries }
 }
 
 /// Renders labels in the chosen ``MaskFormat`` and writes the PNG atomically.
@@ -38,10 +54,10 @@ enum MaskWriter {
     static func encode(_ labels: MaskLabels, format: MaskFormat, source: AnyImage?,
                        options: PNGWriteOptions) throws -> [UInt8] {
         let (width, height) = (labels.width, labels.height)
-        // Masks are flat regions: unfiltered rows compress as well and write faster. The overlay
-        // is a photo and keeps the caller's filter.
-        let options = format == .overlay ? options : options.with(filter: .none)
-        if case .mask(let image, let foreground) = labels, format != .overlay {
+        // Masks are flat regions: unfiltered rows compress as well and write faster. Pictures
+        // drawn over the image are photos and keep the caller's filter.
+        let options = format.drawsOverImage ? options : options.with(filter: .none)
+        if case .mask(let image, let foreground) = labels, !format.isPicture {
             if format == .binary && foreground == 255 { return try ImageEncoder.png(image, options: options) }
             let zeroOne = foreground == 1 ? image : image.mapSamples { $0 != 0 ? UInt8(1) : 0 }
             return try encode(.bytes(zeroOne), format: format, source: source, options: options)
@@ -69,20 +85,27 @@ enum MaskWriter {
             }
             let indices = Image(width: width, height: height, layout: .gray, samples: map.labels.map { UInt8(clamping: $0) })
             return try ImageEncoder.png(IndexedImage(indices: indices, palette: ColorMap.pascalVOC), options: options)
-        case (.overlay, _):
-            guard let source else { throw CVSegError.invalidArgument("overlay needs the source image") }
-            return try ImageEncoder.png(overlay(labels, on: source), options: options)
+        case (.overlay, _), (.mean, _), (.boundaries, _):
+            guard let source else { throw CVSegError.invalidArgument("--format \(format.rawValue) needs the source image") }
+            let picture = switch format {
+            case .overlay: overlay(labels, on: source)
+            case .mean: LabelPictures.meanColors(labels.labelMap, image: source.to8Bit())
+            default: LabelPictures.boundaries(labels.labelMap, on: source.to8Bit())
+            }
+            return try ImageEncoder.png(picture, options: options)
+        case (.color, _):
+            return try ImageEncoder.png(LabelPictures.colors(labels.labelMap), options: options)
         }
     }
 
     /// The image (to 8-bit RGB) with each labelled pixel (label > 0) blended half-and-half with
-    /// its label's PASCAL VOC colour; label 1 is dark red.
+    /// its label's colour (``ColorMap/color(forLabel:)``: PASCAL VOC's for labels below 256, so
+    /// label 1 is dark red).
     static func overlay(_ labels: MaskLabels, on source: AnyImage) -> Image<UInt8> {
         let image = source.to8Bit()
         precondition(image.width == labels.width && image.height == labels.height, "overlay size mismatch")
         let n = image.channels
         var out = [UInt8](repeating: 0, count: image.pixelCount * 3)
-        let colors = ColorMap.pascalVOC
         for i in 0..<image.pixelCount {
             var rgb: (Int, Int, Int)
             if image.layout.isGray {
@@ -92,7 +115,7 @@ enum MaskWriter {
             }
             let label = labels.label(at: i)
             if label > 0 {
-                let c = colors[Int(min(label, 255))]
+                let c = ColorMap.color(forLabel: label)
                 rgb = ((rgb.0 + Int(c.r) + 1) / 2, (rgb.1 + Int(c.g) + 1) / 2, (rgb.2 + Int(c.b) + 1) / 2)
             }
             out[3 * i] = UInt8(rgb.0); out[3 * i + 1] = UInt8(rgb.1); out[3 * i + 2] = UInt8(rgb.2)

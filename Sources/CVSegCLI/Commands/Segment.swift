@@ -106,14 +106,14 @@ extension Segment {
         @Option(help: ArgumentHelp("""
             Number of classes K: 2 is Otsu's threshold; K > 2 is multi-level Otsu (scikit-image's \
             threshold_multiotsu), writing labels 0..<K (label = thresholds the value is above); \
-            use --format labels, palette or overlay.
+            use --format labels, palette, color, mean, boundaries or overlay.
             """, valueName: "K"))
         var classes: Int = 2
 
         func validate() throws {
             if !(2...8).contains(classes) { throw ValidationError("--classes must be 2...8, not \(classes).") }
             if classes > 2 && mask.format == .binary {
-                throw ValidationError("--classes \(classes) makes labels: add --format labels, palette or overlay.")
+                throw ValidationError("--classes \(classes) makes labels: add --format labels, palette, color, mean, boundaries or overlay.")
             }
             if classes > 2 && gray.invert { throw ValidationError("--invert applies to two classes only.") }
         }

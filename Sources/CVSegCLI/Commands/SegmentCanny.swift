@@ -45,7 +45,7 @@ extension Segment {
             if !(low >= 0) || !(high >= low) { throw ValidationError("--low and --high need 0 <= low <= high.") }
             if quantiles && high > 1 { throw ValidationError("with --quantiles, --low and --high are 0...1.") }
             if !edgesOnly && mask.format == .binary {
-                throw ValidationError("segment canny makes label maps: add --format labels, palette or overlay, or pass --edges-only.")
+                throw ValidationError("segment canny makes label maps: add --format labels, palette, color, mean, boundaries or overlay, or pass --edges-only.")
             }
         }
 

@@ -32,7 +32,7 @@ extension Segment {
             if !(k > 0) || !k.isFinite { throw ValidationError("--k must be a positive number, not \(k).") }
             if !(sigma >= 0) || !sigma.isFinite { throw ValidationError("--sigma must be 0 or more, not \(sigma).") }
             if minSize < 0 { throw ValidationError("--min-size must be 0 or more, not \(minSize).") }
-            if mask.format == .binary { throw ValidationError("segment graph makes label maps: add --format labels, palette or overlay.") }
+            if mask.format == .binary { throw ValidationError("segment graph makes label maps: add --format labels, palette, color, mean, boundaries or overlay.") }
         }
 
         func run() throws {

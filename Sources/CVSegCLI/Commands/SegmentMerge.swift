@@ -51,7 +51,7 @@ extension Segment {
             if let n = regions, n < 1 { throw ValidationError("--regions must be at least 1.") }
             if !(boundaryWeight >= 0) || !boundaryWeight.isFinite { throw ValidationError("--boundary-weight must be 0 or more.") }
             if grid < 1 { throw ValidationError("--grid must be at least 1.") }
-            if mask.format == .binary { throw ValidationError("segment merge makes label maps: add --format labels, palette or overlay.") }
+            if mask.format == .binary { throw ValidationError("segment merge makes label maps: add --format labels, palette, color, mean, boundaries or overlay.") }
         }
 
         func run() throws {

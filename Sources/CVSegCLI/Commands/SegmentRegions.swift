@@ -91,7 +91,7 @@ extension Segment {
             if (seeds == nil) == (autoSeeds == nil) { throw ValidationError("Give either --seeds FILE or --auto-seeds N.") }
             if let n = autoSeeds, n < 1 { throw ValidationError("--auto-seeds must be at least 1.") }
             if let t = tolerance, !(t >= 0) || !t.isFinite { throw ValidationError("--tolerance must be 0 or more.") }
-            if mask.format == .binary { throw ValidationError("segment grow makes label maps: add --format labels, palette or overlay.") }
+            if mask.format == .binary { throw ValidationError("segment grow makes label maps: add --format labels, palette, color, mean, boundaries or overlay.") }
         }
 
         func run() throws {
@@ -132,7 +132,7 @@ extension Segment {
         func validate() throws {
             if (maxStd == nil) == (maxRange == nil) { throw ValidationError("Give either --max-std S or --max-range R.") }
             if minBlock < 1 { throw ValidationError("--min-block must be at least 1.") }
-            if mask.format == .binary { throw ValidationError("segment split-merge makes label maps: add --format labels, palette or overlay.") }
+            if mask.format == .binary { throw ValidationError("segment split-merge makes label maps: add --format labels, palette, color, mean, boundaries or overlay.") }
         }
 
         func run() throws {

@@ -81,12 +81,20 @@ enum MaskFormat: String, ExpressibleByArgument, CaseIterable, Sendable {
     case palette
     /// RGB picture of the mask blended over the image.
     case overlay
+    /// RGB picture, each label in its own colour (any number of labels).
+    case color
+    /// RGB picture, each region painted with its mean colour in the image.
+    case mean
+    /// The image with region boundaries marked in yellow.
+    case boundaries
 }
 
 struct MaskOptions: ParsableArguments {
     @Option(help: ArgumentHelp("""
         Mask file format: binary (8-bit 0/255), labels (class indices 0, 1, …), palette (indexed \
-        PNG, PASCAL VOC colours), overlay (RGB: the mask blended over the image).
+        PNG, PASCAL VOC colours), overlay (RGB: the labels blended over the image), color (RGB: \
+        a colour per label, any count), mean (RGB: each region in its mean colour), boundaries \
+        (the image with region boundaries in yellow).
         """, valueName: "format"))
     var format: MaskFormat = .binary
 
