@@ -45,7 +45,7 @@ let package = Package(
         .testTarget(name: "CVSegClassicalTests", dependencies: ["CVSegClassical", "CVSegIO", "CVSegCore", "CVSegTestSupport"],
                     exclude: ["Fixtures"]),
         .testTarget(name: "CVSegEvalTests", dependencies: ["CVSegEval", "CVSegCore", "CVSegIO", "CVSegTestSupport"], exclude: ["Fixtures"]),
-        .testTarget(name: "CVSegCLITests", dependencies: ["CVSegCLI", "CVSegIO", "CVSegCore"]),
+        .testTarget(name: "CVSegCLITests", dependencies: ["CVSegCLI", "CVSegIO", "CVSegCore", "CVSegTestSupport"]),
         .testTarget(name: "CVSegPlotTests", dependencies: ["CVSegPlot", "CVSegCore", "CVSegIO"]),
     ]
 )

@@ -11,7 +11,7 @@ struct Segment: ParsableCommand {
 
 /// How colour becomes gray, and which class is foreground, for the threshold methods.
 struct GrayOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("""
+    @Option(parsing: .unconditional, help: ArgumentHelp("""
         Colour to gray: bt601 (OpenCV's cvtColor weights 0.299/0.587/0.114, default) or \
         bt709 (scikit-image's rgb2gray weights 0.2125/0.7154/0.0721).
         """, valueName: "weights"))
@@ -103,7 +103,7 @@ extension Segment {
         @OptionGroup var mask: MaskOptions
         @OptionGroup var gray: GrayOptions
 
-        @Option(help: ArgumentHelp("""
+        @Option(parsing: .unconditional, help: ArgumentHelp("""
             Number of classes K: 2 is Otsu's threshold; K > 2 is multi-level Otsu (scikit-image's \
             threshold_multiotsu), writing labels 0..<K (label = thresholds the value is above); \
             use --format labels, palette, color, mean, boundaries or overlay.
@@ -166,7 +166,7 @@ extension Segment {
 
     /// Options of the local (window) thresholds.
     struct WindowOptions: ParsableArguments {
-        @Option(help: ArgumentHelp("Side of the square window in pixels, odd, at least 3.", valueName: "pixels"))
+        @Option(parsing: .unconditional, help: ArgumentHelp("Side of the square window in pixels, odd, at least 3.", valueName: "pixels"))
         var window: Int = 15
 
         func validate() throws {
@@ -187,6 +187,10 @@ extension Segment {
         @Option(parsing: .unconditional, // k may be negative
                 help: ArgumentHelp("Weight k of the local standard deviation (scikit-image's default 0.2).", valueName: "k"))
         var k: Double = 0.2
+
+        func validate() throws {
+            if !k.isFinite { throw ValidationError("--k must be a finite number, not \(k).") }
+        }
 
         func run() throws {
             let (window, k) = (windowOptions.window, k)
@@ -214,11 +218,12 @@ extension Segment {
                 help: ArgumentHelp("Weight k (scikit-image's default 0.2).", valueName: "k"))
         var k: Double = 0.2
 
-        @Option(help: ArgumentHelp("Dynamic range r of the deviation (default: half the sample range, 127.5 for 8-bit).", valueName: "r"))
+        @Option(parsing: .unconditional, help: ArgumentHelp("Dynamic range r of the deviation (default: half the sample range, 127.5 for 8-bit).", valueName: "r"))
         var r: Double?
 
         func validate() throws {
-            if let r, !(r > 0) { throw ValidationError("--r must be positive, not \(r).") }
+            if let r, !(r > 0) || !r.isFinite { throw ValidationError("--r must be a positive number, not \(r).") }
+            if !k.isFinite { throw ValidationError("--k must be a finite number, not \(k).") }
         }
 
         func run() throws {
@@ -245,10 +250,10 @@ extension Segment {
 
         enum Method: String, ExpressibleByArgument, CaseIterable { case mean, gaussian }
 
-        @Option(help: ArgumentHelp("Local mean: mean (box) or gaussian (sigma 0.3·((B−1)/2 − 1) + 0.8).", valueName: "method"))
+        @Option(parsing: .unconditional, help: ArgumentHelp("Local mean: mean (box) or gaussian (sigma 0.3·((B−1)/2 − 1) + 0.8).", valueName: "method"))
         var method: Method = .mean
 
-        @Option(help: ArgumentHelp("Side of the block in pixels, odd, at least 3.", valueName: "pixels"))
+        @Option(parsing: .unconditional, help: ArgumentHelp("Side of the block in pixels, odd, at least 3.", valueName: "pixels"))
         var blockSize: Int = 11
 
         @Option(parsing: .unconditional, // a negative offset is a value, not an option

@@ -20,13 +20,13 @@ extension Segment {
         @OptionGroup var batch: BatchOptions
         @OptionGroup var mask: MaskOptions
 
-        @Option(help: ArgumentHelp("Gaussian smoothing in pixels; 0 = none (OpenCV's Canny).", valueName: "sigma"))
+        @Option(parsing: .unconditional, help: ArgumentHelp("Gaussian smoothing in pixels; 0 = none (OpenCV's Canny).", valueName: "sigma"))
         var sigma: Double = 0
 
-        @Option(help: ArgumentHelp("Low hysteresis threshold (magnitude, 0–255 Sobel scale; a quantile 0–1 with --quantiles).", valueName: "low"))
+        @Option(parsing: .unconditional, help: ArgumentHelp("Low hysteresis threshold (magnitude, 0–255 Sobel scale; a quantile 0–1 with --quantiles).", valueName: "low"))
         var low: Double = 50
 
-        @Option(help: ArgumentHelp("High hysteresis threshold (same scale as --low).", valueName: "high"))
+        @Option(parsing: .unconditional, help: ArgumentHelp("High hysteresis threshold (same scale as --low).", valueName: "high"))
         var high: Double = 150
 
         @Flag(help: "Read --low and --high as quantiles of the gradient magnitude (0–1), as scikit-image's use_quantiles.")

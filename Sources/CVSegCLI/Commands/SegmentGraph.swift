@@ -19,13 +19,13 @@ extension Segment {
         @OptionGroup var batch: BatchOptions
         @OptionGroup var mask: MaskOptions
 
-        @Option(help: ArgumentHelp("The paper's k (scikit-image's scale): larger gives larger regions.", valueName: "k"))
+        @Option(parsing: .unconditional, help: ArgumentHelp("The paper's k (scikit-image's scale): larger gives larger regions.", valueName: "k"))
         var k: Double = 1
 
-        @Option(help: ArgumentHelp("Gaussian smoothing before the graph is built, in pixels (0: none).", valueName: "sigma"))
+        @Option(parsing: .unconditional, help: ArgumentHelp("Gaussian smoothing before the graph is built, in pixels (0: none).", valueName: "sigma"))
         var sigma: Double = 0.8
 
-        @Option(help: ArgumentHelp("Smallest region in pixels; smaller ones are merged into a neighbour.", valueName: "pixels"))
+        @Option(parsing: .unconditional, help: ArgumentHelp("Smallest region in pixels; smaller ones are merged into a neighbour.", valueName: "pixels"))
         var minSize: Int = 20
 
         func validate() throws {

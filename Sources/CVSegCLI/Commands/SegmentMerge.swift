@@ -21,28 +21,28 @@ extension Segment {
 
         enum Initial: String, ExpressibleByArgument, CaseIterable { case graph, grid, pixels }
 
-        @Option(help: ArgumentHelp("Initial over-segmentation: graph, grid or pixels.", valueName: "kind"))
+        @Option(parsing: .unconditional, help: ArgumentHelp("Initial over-segmentation: graph, grid or pixels.", valueName: "kind"))
         var initial: Initial = .graph
 
-        @Option(help: ArgumentHelp("Stop when the most similar pair is further apart than D (sample units).", valueName: "D"))
+        @Option(parsing: .unconditional, help: ArgumentHelp("Stop when the most similar pair is further apart than D (sample units).", valueName: "D"))
         var threshold: Double?
 
-        @Option(help: ArgumentHelp("Stop when this many regions remain.", valueName: "N"))
+        @Option(parsing: .unconditional, help: ArgumentHelp("Stop when this many regions remain.", valueName: "N"))
         var regions: Int?
 
-        @Option(help: ArgumentHelp("Weight W of the boundary step in the dissimilarity (0: colour only).", valueName: "W"))
+        @Option(parsing: .unconditional, help: ArgumentHelp("Weight W of the boundary step in the dissimilarity (0: colour only).", valueName: "W"))
         var boundaryWeight: Double = 0
 
-        @Option(help: ArgumentHelp("Cell side for --initial grid.", valueName: "pixels"))
+        @Option(parsing: .unconditional, help: ArgumentHelp("Cell side for --initial grid.", valueName: "pixels"))
         var grid: Int = 8
 
-        @Option(help: ArgumentHelp("--initial graph: Felzenszwalb's k (scikit-image's scale).", valueName: "k"))
+        @Option(parsing: .unconditional, help: ArgumentHelp("--initial graph: Felzenszwalb's k (scikit-image's scale).", valueName: "k"))
         var k: Double = 100
 
-        @Option(help: ArgumentHelp("--initial graph: Gaussian sigma.", valueName: "sigma"))
+        @Option(parsing: .unconditional, help: ArgumentHelp("--initial graph: Gaussian sigma.", valueName: "sigma"))
         var sigma: Double = 0.8
 
-        @Option(help: ArgumentHelp("--initial graph: smallest region.", valueName: "pixels"))
+        @Option(parsing: .unconditional, help: ArgumentHelp("--initial graph: smallest region.", valueName: "pixels"))
         var minSize: Int = 20
 
         func validate() throws {

@@ -75,13 +75,13 @@ extension Segment {
         @OptionGroup var batch: BatchOptions
         @OptionGroup var mask: MaskOptions
 
-        @Option(help: ArgumentHelp("Seed file: JSON [[x, y, label], …] or CSV lines x,y[,label].", valueName: "file"))
+        @Option(parsing: .unconditional, help: ArgumentHelp("Seed file: JSON [[x, y, label], …] or CSV lines x,y[,label].", valueName: "file"))
         var seeds: String?
 
-        @Option(help: ArgumentHelp("Place N seeds automatically on a grid.", valueName: "N"))
+        @Option(parsing: .unconditional, help: ArgumentHelp("Place N seeds automatically on a grid.", valueName: "N"))
         var autoSeeds: Int?
 
-        @Option(help: ArgumentHelp("Flood fill instead: pixels within T of their seed's value.", valueName: "T"))
+        @Option(parsing: .unconditional, help: ArgumentHelp("Flood fill instead: pixels within T of their seed's value.", valueName: "T"))
         var tolerance: Double?
 
         @Flag(help: "8-connected growth (default 4-connected).")
@@ -120,17 +120,19 @@ extension Segment {
         @OptionGroup var batch: BatchOptions
         @OptionGroup var mask: MaskOptions
 
-        @Option(help: ArgumentHelp("Homogeneous: standard deviation at most S (gray levels).", valueName: "S"))
+        @Option(parsing: .unconditional, help: ArgumentHelp("Homogeneous: standard deviation at most S (gray levels).", valueName: "S"))
         var maxStd: Double?
 
-        @Option(help: ArgumentHelp("Homogeneous: max − min at most R (gray levels).", valueName: "R"))
+        @Option(parsing: .unconditional, help: ArgumentHelp("Homogeneous: max − min at most R (gray levels).", valueName: "R"))
         var maxRange: Double?
 
-        @Option(help: ArgumentHelp("Smallest block side the split goes down to.", valueName: "pixels"))
+        @Option(parsing: .unconditional, help: ArgumentHelp("Smallest block side the split goes down to.", valueName: "pixels"))
         var minBlock: Int = 2
 
         func validate() throws {
             if (maxStd == nil) == (maxRange == nil) { throw ValidationError("Give either --max-std S or --max-range R.") }
+            if let s = maxStd, !(s >= 0) || !s.isFinite { throw ValidationError("--max-std must be 0 or more, not \(s).") }
+            if let r = maxRange, !(r >= 0) || !r.isFinite { throw ValidationError("--max-range must be 0 or more, not \(r).") }
             if minBlock < 1 { throw ValidationError("--min-block must be at least 1.") }
             if mask.format == .binary { throw ValidationError("segment split-merge makes label maps: add --format labels, palette, color, mean, boundaries or overlay.") }
         }
