@@ -39,7 +39,7 @@ let package = Package(
             ]),
 
         // MARK: - Tests
-        .target(name: "CVSegTestSupport", path: "Sources/CVSegTestSupport"),
+        .target(name: "CVSegTestSupport", dependencies: ["CVSegCore"], path: "Sources/CVSegTestSupport"),
         .testTarget(name: "CVSegCoreTests", dependencies: ["CVSegCore"], exclude: ["Fixtures"]),
         .testTarget(name: "CVSegIOTests", dependencies: ["CVSegIO", "CVSegCore", "CVSegTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "CVSegClassicalTests", dependencies: ["CVSegClassical", "CVSegIO", "CVSegCore", "CVSegTestSupport"],

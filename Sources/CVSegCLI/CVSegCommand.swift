@@ -24,5 +24,5 @@ struct CVSegCommand: ParsableCommand {
             failed (the others were still processed), 64 usage error.
             """,
         version: "0.1.0",
-        subcommands: [Segment.self, Eval.self])
+        subcommands: [Segment.self, Propose.self, Eval.self])
 }

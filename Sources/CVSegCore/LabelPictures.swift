@@ -6,10 +6,8 @@ extension ColorMap {
     @inlinable
     public static func color(forLabel label: Int32) -> RGBA {
         if (0...255).contains(label) { return pascalVOC[Int(label)] }
-        var z = UInt64(bitPattern: Int64(label)) &+ 0x9E37_79B9_7F4A_7C15
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        z ^= z >> 31
+        var mixer = SplitMix64(state: UInt64(bitPattern: Int64(label)))
+        let z = mixer.next()
         @inline(__always) func channel(_ shift: UInt64) -> UInt8 { UInt8(64 + (z >> shift) % 192) }
         return RGBA(channel(0), channel(16), channel(32))
     }

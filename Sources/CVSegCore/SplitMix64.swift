@@ -1,4 +1,4 @@
-/// A small seeded generator for repeatable tests: SplitMix64 (G. Steele, D. Lea, C. Flood,
+/// A small seeded generator for repeatable randomness (selective search ranking, tests): SplitMix64 (G. Steele, D. Lea, C. Flood,
 /// "Fast splittable pseudorandom number generators", OOPSLA 2014).
 public struct SplitMix64: RandomNumberGenerator, Sendable {
     public var state: UInt64
