@@ -18,13 +18,13 @@ public struct Box: Sendable, Equatable, Hashable {
     /// Area, zero for degenerate boxes.
     public var area: Float { max(0, x2 - x1) * max(0, y2 - y1) }
 
-    /// Intersection over union with `other`; 0 when both areas are zero.
+    /// Intersection over union with `other` (``boxOverlap(_:area:_:area:denominator:pixels:)``
+    /// with the clamped ``area``); 0 for boxes that do not overlap, and for the degenerate pairs
+    /// whose union is not positive.
     public func iou(_ other: Box) -> Float {
-        let iw = min(x2, other.x2) - max(x1, other.x1)
-        let ih = min(y2, other.y2) - max(y1, other.y1)
-        guard iw > 0, ih > 0 else { return 0 }
-        let inter = iw * ih
-        let union = area + other.area - inter
-        return union > 0 ? inter / union : 0
+        guard let r = boxOverlap((x1, y1, x2, y2), area: area, (other.x1, other.y1, other.x2, other.y2),
+                                 area: other.area),
+              r > 0, r.isFinite else { return 0 }
+        return r
     }
 }

@@ -208,13 +208,12 @@ public struct COCOEvaluator: Sendable {
             let da = db.width * db.height
             for (gi, truth) in g.enumerated() {
                 let gb = truth.box
-                let w = min(db.width + db.x, gb.width + gb.x) - max(db.x, gb.x)
-                if w <= 0 { continue }
-                let h = min(db.height + db.y, gb.height + gb.y) - max(db.y, gb.y)
-                if h <= 0 { continue }
-                let inter = w * h
-                let union = truth.isCrowd ? da : da + gb.width * gb.height - inter
-                ious[di * g.count + gi] = inter / union
+                if let overlap = boxOverlap((db.x, db.y, db.x + db.width, db.y + db.height), area: da,
+                                            (gb.x, gb.y, gb.x + gb.width, gb.y + gb.height),
+                                            area: gb.width * gb.height,
+                                            denominator: truth.isCrowd ? .firstArea : .union) {
+                    ious[di * g.count + gi] = overlap
+                }
             }
         }
         return ious

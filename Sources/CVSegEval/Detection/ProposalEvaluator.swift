@@ -82,12 +82,10 @@ public struct ProposalEvaluator: Sendable {
         }
     }
 
+    /// COCO's box IoU (the shared kernel, areas `width * height` as pycocotools), 0 when disjoint.
     func iou(_ a: EvalBox, _ b: EvalBox) -> Double {
-        let w = min(a.x + a.width, b.x + b.width) - max(a.x, b.x)
-        let h = min(a.y + a.height, b.y + b.height) - max(a.y, b.y)
-        guard w > 0, h > 0 else { return 0 }
-        let inter = w * h
-        return inter / (a.width * a.height + b.width * b.height - inter)
+        boxOverlap((a.x, a.y, a.x + a.width, a.y + a.height), area: a.width * a.height,
+                   (b.x, b.y, b.x + b.width, b.y + b.height), area: b.width * b.height) ?? 0
     }
 }
 

@@ -58,16 +58,14 @@ public struct VOCEvaluator: Sendable {
                 let d = detections[n]
                 let objects = byImage[d.imageId] ?? []
                 var best = -Double.infinity, bestIndex = -1
-                let (bx1, by1) = (d.box.x, d.box.y)
-                let (bx2, by2) = (d.box.x + d.box.width, d.box.y + d.box.height)
+                let b = (x1: d.box.x, y1: d.box.y, x2: d.box.x + d.box.width, y2: d.box.y + d.box.height)
+                let areaB = boxArea(b, .inclusive)
                 for (j, o) in objects.enumerated() {
                     let g = truth.objects[o].box
-                    let (gx1, gy1, gx2, gy2) = (g.x, g.y, g.x + g.width, g.y + g.height)
-                    let iw = max(min(gx2, bx2) - max(gx1, bx1) + 1, 0)
-                    let ih = max(min(gy2, by2) - max(gy1, by1) + 1, 0)
-                    let inter = iw * ih
-                    let union = (bx2 - bx1 + 1) * (by2 - by1 + 1) + (gx2 - gx1 + 1) * (gy2 - gy1 + 1) - inter
-                    let overlap = inter / union
+                    let gt = (x1: g.x, y1: g.y, x2: g.x + g.width, y2: g.y + g.height)
+                    let areaG = boxArea(gt, .inclusive)
+                    // Disjoint: the devkit divides an intersection of 0 by the union.
+                    let overlap = boxOverlap(b, area: areaB, gt, area: areaG, pixels: .inclusive) ?? 0 / (areaB + areaG)
                     if overlap > best { best = overlap; bestIndex = j }
                 }
                 var hit = 0.0, miss = 0.0
