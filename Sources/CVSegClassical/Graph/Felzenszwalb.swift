@@ -234,21 +234,31 @@ struct SortedEdges {
             swap(&keys, &keys2)
             swap(&values, &values2)
         }
-        // Runs of equal coarse keys: stable insertion sort by the full key.
+        // Runs of equal coarse keys: sorted by the full key, stably (insertion sort for short
+        // runs; smooth images can make long runs, which get an O(L log L) sort by (key, position)).
         keys.withUnsafeMutableBufferPointer { k in
             values.withUnsafeMutableBufferPointer { v in
-                var i = 1
-                while i < n {
-                    if coarse(k[i]) == coarse(k[i - 1]) && k[i] < k[i - 1] {
-                        let (key, value) = (k[i], v[i])
-                        var j = i
-                        while j > 0 && k[j - 1] > key {
-                            k[j] = k[j - 1]; v[j] = v[j - 1]
-                            j -= 1
+                var start = 0
+                while start < n {
+                    let c = coarse(k[start])
+                    var end = start + 1
+                    while end < n && coarse(k[end]) == c { end += 1 }
+                    if end - start <= 32 {
+                        for i in (start + 1)..<max(start + 1, end) where k[i] < k[i - 1] {
+                            let (key, value) = (k[i], v[i])
+                            var j = i
+                            while j > start && k[j - 1] > key {
+                                k[j] = k[j - 1]; v[j] = v[j - 1]
+                                j -= 1
+                            }
+                            k[j] = key; v[j] = value
                         }
-                        k[j] = key; v[j] = value
+                    } else {
+                        var run = (start..<end).map { (k[$0], $0, v[$0]) }
+                        run.sort { ($0.0, $0.1) < ($1.0, $1.1) }
+                        for (offset, item) in run.enumerated() { k[start + offset] = item.0; v[start + offset] = item.2 }
                     }
-                    i += 1
+                    start = end
                 }
             }
         }
