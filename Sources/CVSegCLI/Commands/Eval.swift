@@ -3,7 +3,7 @@ import ArgumentParser
 struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Evaluate predictions against ground truth.",
-        subcommands: [EvalSeg.self, EvalDet.self, EvalProposals.self, EvalMerge.self])
+        subcommands: [EvalSeg.self, EvalDet.self, EvalProposals.self, EvalMerge.self, EvalPartition.self])
 }
 
 /// Lines of a class-names file: one name per line, blank lines and `#` comments skipped.
