@@ -59,63 +59,65 @@ public func felzenszwalb<Sample: PixelSample>(_ image: Image<Sample>, scale: Dou
     let smooth = try gaussianFilter(unitFloats(image, channels: channels), width: width, height: height,
                                     channels: channels, sigma: sigma)
     var edges = SortedEdges(smooth, width: width, height: height, channels: channels)
-    // Union–find with sizes and each root's largest merged weight, in flat Int32/Double arrays.
-    var parent = [Int32](unsafeUninitializedCapacity: n) { b, c in for i in 0..<n { b[i] = Int32(i) }; c = n }
-    var size = [Int32](repeating: 1, count: n)
-    var inner = [Double](repeating: 0, count: n)
+    // Union–find: each element's parent, and at roots the set's size and largest merged weight,
+    // side by side so that a root's data share its cache line (the loops below are bound by
+    // cache misses on large images).
+    var nodes = [UnionFindNode](unsafeUninitializedCapacity: n) { b, c in
+        for i in 0..<n { b[i] = UnionFindNode(parent: Int32(i), size: 1, inner: 0) }
+        c = n
+    }
     let k = scale / 255
-    parent.withUnsafeMutableBufferPointer { parent in
-        size.withUnsafeMutableBufferPointer { size in
-            inner.withUnsafeMutableBufferPointer { inner in
-                @inline(__always) func find(_ i: Int32) -> Int32 {
-                    var i = Int(i)
-                    while Int(parent[i]) != i {
-                        let grandparent = parent[Int(parent[i])]
-                        parent[i] = grandparent
-                        i = Int(grandparent)
-                    }
-                    return Int32(i)
-                }
-                @inline(__always) func union(_ a: Int32, _ b: Int32) -> Int {
-                    var (ra, rb) = (Int(a), Int(b))
-                    if size[ra] < size[rb] || (size[ra] == size[rb] && rb < ra) { swap(&ra, &rb) }
-                    parent[rb] = Int32(ra)
-                    size[ra] += size[rb]
-                    return ra
-                }
-                edges.forEach { p, q, w in
-                    let a = find(p), b = find(q)
-                    if a == b { return }
-                    let ta = Double(Float(inner[Int(a)] + k / Double(size[Int(a)])))
-                    let tb = Double(Float(inner[Int(b)] + k / Double(size[Int(b)])))
-                    if w < min(ta, tb) { inner[union(a, b)] = w }
-                }
-                edges.forEach { p, q, _ in
-                    let a = find(p), b = find(q)
-                    if a != b, Int(size[Int(a)]) < minSize || Int(size[Int(b)]) < minSize { _ = union(a, b) }
-                }
+    nodes.withUnsafeMutableBufferPointer { node in
+        @inline(__always) func find(_ i: Int32) -> Int32 {
+            var i = Int(i)
+            while Int(node[i].parent) != i {
+                let grandparent = node[Int(node[i].parent)].parent
+                node[i].parent = grandparent
+                i = Int(grandparent)
             }
+            return Int32(i)
+        }
+        @inline(__always) func union(_ a: Int32, _ b: Int32) -> Int {
+            var (ra, rb) = (Int(a), Int(b))
+            if node[ra].size < node[rb].size || (node[ra].size == node[rb].size && rb < ra) { swap(&ra, &rb) }
+            node[rb].parent = Int32(ra)
+            node[ra].size += node[rb].size
+            return ra
+        }
+        edges.forEach { p, q, w in
+            let a = find(p), b = find(q)
+            if a == b { return }
+            let (na, nb) = (node[Int(a)], node[Int(b)])
+            let ta = Double(Float(na.inner + k / Double(na.size)))
+            let tb = Double(Float(nb.inner + k / Double(nb.size)))
+            if w < min(ta, tb) { node[union(a, b)].inner = w }
+        }
+        edges.forEach { p, q, _ in
+            let a = find(p), b = find(q)
+            if a != b, Int(node[Int(a)].size) < minSize || Int(node[Int(b)].size) < minSize { _ = union(a, b) }
         }
     }
     edges = SortedEdges()
-    // Labels in raster order of each segment's first pixel; `size` is reused for the labels
-    // of the roots.
+    // Labels in raster order of each segment's first pixel; a root's `size` field is reused for
+    // its label.
     var labels = [Int32](repeating: 0, count: n)
     var next: Int32 = 0
-    parent.withUnsafeMutableBufferPointer { parent in
-        size.withUnsafeMutableBufferPointer { labelOfRoot in
-            for i in 0..<n { labelOfRoot[i] = -1 }
-            for p in 0..<n {
-                var r = p
-                while Int(parent[r]) != r { r = Int(parent[r]) }
-                parent[p] = Int32(r)
-                if labelOfRoot[r] < 0 { labelOfRoot[r] = next; next += 1 }
-                labels[p] = labelOfRoot[r]
-            }
+    nodes.withUnsafeMutableBufferPointer { node in
+        for i in 0..<n where Int(node[i].parent) == i { node[i].size = -1 }
+        for p in 0..<n {
+            var r = p
+            while Int(node[r].parent) != r { r = Int(node[r].parent) }
+            node[p].parent = Int32(r)
+            if node[r].size < 0 { node[r].size = next; next += 1 }
+            labels[p] = node[r].size
         }
     }
     return LabelMap(width: width, height: height, labels: labels)
 }
+
+/// A union–find element of ``felzenszwalb(_:scale:sigma:minSize:)``: its parent and, at roots,
+/// the set's size and largest merged weight.
+struct UnionFindNode { var parent: Int32; var size: Int32; var inner: Double }
 
 /// The first `channels` channels of every pixel as `Double(v) * (1 / max)`, interleaved.
 private func unitFloats<Sample: PixelSample>(_ image: Image<Sample>, channels: Int) -> [Double] {
