@@ -181,4 +181,17 @@ import CVSegTestSupport
             #expect(Array(bounds.samples[3 * i..<3 * i + 3]) == (x == 5 || x == 6 ? [255, 255, 0] : [v, v, v]))
         }
     }
+
+    /// More labels than a 16-bit PNG holds is an error, never a silent clamp.
+    @Test func tooManyLabelsForSixteenBits() throws {
+        let dir = try TempDir(); defer { dir.cleanup() }
+        var rng = SplitMix64(seed: 4)
+        let noise = (0..<300 * 300).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+        try dir.write("in/noise.png", ImageEncoder.png(Image<UInt8>(width: 300, height: 300, layout: .gray, samples: noise)))
+        let r = try CLI.run(["segment", "graph", "--k", "0.001", "--sigma", "0", "--min-size", "0", "--format", "labels",
+                             dir.path + "/in/noise.png", "-o", dir.path + "/out"])
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("noise.png") && r.stderr.contains("do not fit a 16-bit PNG"), "\(r.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir.path + "/out/noise.png"))
+    }
 }

@@ -72,8 +72,12 @@ enum MaskWriter {
             return try ImageEncoder.png(image, options: options)
         case (.labels, .wide(let map)):
             if let maxLabel = map.maxLabel, maxLabel > 255 {
+                guard maxLabel <= 65535, map.labels.allSatisfy({ $0 >= 0 }) else {
+                    throw CVSegError.invalidArgument(
+                        "labels up to \(maxLabel) do not fit a 16-bit PNG (0...65535); use coarser settings")
+                }
                 return try ImageEncoder.png(Image(width: width, height: height, layout: .gray,
-                                                  samples: map.labels.map { UInt16(clamping: $0) }), options: options)
+                                                  samples: map.labels.map { UInt16(truncatingIfNeeded: $0) }), options: options)
             }
             return try ImageEncoder.png(Image(width: width, height: height, layout: .gray,
                                               samples: map.labels.map { UInt8(clamping: $0) }), options: options)
