@@ -143,6 +143,10 @@ import CVSegTestSupport
             (["split-merge", "--format", "labels", "--max-std", "5", "--min-block", "0"], 64, "--min-block must be at least 1"),
             (["otsu", "--classes", "1", "--format", "labels"], 64, "--classes must be 2...8, not 1"),
             (["otsu", "--classes", "9", "--format", "labels"], 64, "--classes must be 2...8, not 9"),
+            (["otsu", "--foreground-from", "1"], 64, "--foreground-from needs --classes 3 or more"),
+            (["otsu", "--classes", "3", "--foreground-from", "3"], 64, "--foreground-from must be 1...2, not 3"),
+            (["otsu", "--classes", "3"], 64, "or --foreground-from I"),
+            (["otsu", "--classes", "3", "--foreground-from", "1"], 1, "fewer than the 3 classes"),
         ]
         for (args, status, message) in cases {
             let r = try CLI.run(["segment"] + args + [dir.path + "/in/a.png", "-o", dir.path + "/out"])

@@ -70,9 +70,9 @@ func runGrayMaskBatch(_ name: String, batch: BatchOptions, mask: MaskOptions, gr
 
 /// A global threshold's mask; the foreground count comes from the histogram.
 func globalMask<S: PixelSample>(_ gray: Image<S>, invert: Bool, foreground: UInt8,
-                                threshold: ([Int]) -> Int?) throws -> GrayMask {
+                                threshold: ([Int]) throws -> Int?) throws -> GrayMask {
     let counts = histogram(gray)
-    guard let t = threshold(counts) else { throw CVSegError.invalidArgument("the threshold of an empty image") }
+    guard let t = try threshold(counts) else { throw CVSegError.invalidArgument("the threshold of an empty image") }
     let above = counts[(t + 1)...].reduce(0, +)
     return GrayMask(mask: binarize(gray, threshold: S(t), invert: invert, foreground: foreground), threshold: t,
                     foregroundPixels: invert ? gray.pixelCount - above : above)
@@ -110,16 +110,38 @@ extension Segment {
             """, valueName: "K"))
         var classes: Int = 2
 
+        @Option(parsing: .unconditional, help: ArgumentHelp("""
+            With --classes K > 2: write a two-class mask whose foreground is the classes I…K−1 \
+            (gray above the I-th multi-level threshold), e.g. 1 to separate the darkest class.
+            """, valueName: "I"))
+        var foregroundFrom: Int?
+
         func validate() throws {
             if !(2...8).contains(classes) { throw ValidationError("--classes must be 2...8, not \(classes).") }
-            if classes > 2 && mask.format == .binary {
-                throw ValidationError("--classes \(classes) makes labels: add --format labels, palette, color, mean, boundaries or overlay.")
+            if let i = foregroundFrom {
+                if classes == 2 { throw ValidationError("--foreground-from needs --classes 3 or more.") }
+                if !(1..<classes).contains(i) { throw ValidationError("--foreground-from must be 1...\(classes - 1), not \(i).") }
+                return
             }
-            if classes > 2 && gray.invert { throw ValidationError("--invert applies to two classes only.") }
+            if classes > 2 && mask.format == .binary {
+                throw ValidationError("--classes \(classes) makes labels: add --format labels, palette, color, mean, boundaries or overlay, or --foreground-from I.")
+            }
+            if classes > 2 && gray.invert { throw ValidationError("--invert applies to two classes only (or with --foreground-from).") }
         }
 
         func run() throws {
             let classes = classes
+            if let from = foregroundFrom {
+                try runGrayMaskBatch("segment otsu", batch: batch, mask: mask, gray: gray) { image, foreground, invert in
+                    switch image {
+                    case .uint8(let g):
+                        try globalMask(g, invert: invert, foreground: foreground) { try multiOtsuThresholds(histogram: $0, classes: classes)[from - 1] }
+                    case .uint16(let g):
+                        try globalMask(g, invert: invert, foreground: foreground) { try multiOtsuThresholds(histogram: $0, classes: classes)[from - 1] }
+                    }
+                }
+                return
+            }
             if classes > 2 {
                 try runGrayMaskBatch("segment otsu", batch: batch, mask: mask, gray: gray) { image, _, _ in
                     switch image {
