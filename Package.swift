@@ -10,6 +10,8 @@ let package = Package(
         .library(name: "CVSegClassical", targets: ["CVSegClassical"]),
         .library(name: "CVSegEval", targets: ["CVSegEval"]),
         .library(name: "CVSegPlot", targets: ["CVSegPlot"]),
+        .library(name: "CVSegTensor", targets: ["CVSegTensor"]),
+        .library(name: "CVSegNN", targets: ["CVSegNN"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -22,6 +24,8 @@ let package = Package(
         .systemLibrary(
             name: "CJPEG", pkgConfig: "libjpeg",
             providers: [.apt(["libjpeg-dev"])]),
+        // oneDNN (Debian's libdnnl-dev has no pkg-config file: the module map links libdnnl).
+        .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
         // C shims: libpng and libjpeg report errors with longjmp, which Swift must never see.
         .target(name: "CVSegShims", dependencies: ["CPNG", "CJPEG"]),
 
@@ -31,6 +35,8 @@ let package = Package(
         .target(name: "CVSegClassical", dependencies: ["CVSegCore"]),
         .target(name: "CVSegEval", dependencies: ["CVSegCore"]),
         .target(name: "CVSegPlot", dependencies: ["CVSegCore"]),
+        .target(name: "CVSegTensor", dependencies: ["CVSegCore", "CDNNL"]),
+        .target(name: "CVSegNN", dependencies: ["CVSegTensor", "CVSegCore", "CVSegIO"]),
         .executableTarget(
             name: "CVSegCLI",
             dependencies: [
@@ -39,7 +45,7 @@ let package = Package(
             ]),
 
         // MARK: - Tests
-        .target(name: "CVSegTestSupport", dependencies: ["CVSegCore"], path: "Sources/CVSegTestSupport"),
+        .target(name: "CVSegTestSupport", dependencies: ["CVSegCore", "CVSegTensor"], path: "Sources/CVSegTestSupport"),
         .testTarget(name: "CVSegCoreTests", dependencies: ["CVSegCore"], exclude: ["Fixtures"]),
         .testTarget(name: "CVSegIOTests", dependencies: ["CVSegIO", "CVSegCore", "CVSegTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "CVSegClassicalTests", dependencies: ["CVSegClassical", "CVSegIO", "CVSegCore", "CVSegTestSupport"],
@@ -47,5 +53,8 @@ let package = Package(
         .testTarget(name: "CVSegEvalTests", dependencies: ["CVSegEval", "CVSegCore", "CVSegIO", "CVSegTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "CVSegCLITests", dependencies: ["CVSegCLI", "CVSegIO", "CVSegCore", "CVSegTestSupport"]),
         .testTarget(name: "CVSegPlotTests", dependencies: ["CVSegPlot", "CVSegCore", "CVSegIO"]),
+        .testTarget(name: "CVSegTensorTests", dependencies: ["CVSegTensor", "CVSegCore", "CVSegTestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "CVSegNNTests", dependencies: ["CVSegNN", "CVSegTensor", "CVSegCore", "CVSegIO", "CVSegTestSupport"],
+                    exclude: ["Fixtures"]),
     ]
 )

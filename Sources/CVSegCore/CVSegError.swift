@@ -20,6 +20,8 @@ public enum CVSegError: Error, Sendable, Equatable, CustomStringConvertible {
     /// A file that parses but whose contents break the format's rules (a missing field, an
     /// unknown id).
     case invalidContent(file: String, reason: String)
+    /// A computation that produced NaN or infinity (training that diverged), with where.
+    case nonFinite(String)
 
     public var description: String {
         switch self {
@@ -41,6 +43,8 @@ public enum CVSegError: Error, Sendable, Equatable, CustomStringConvertible {
             "\(file):\(line):\(column): \(reason)"
         case let .invalidContent(file, reason):
             "\(file): \(reason)"
+        case let .nonFinite(message):
+            message
         }
     }
 }

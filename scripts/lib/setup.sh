@@ -7,6 +7,7 @@ cvseg_need_packages() {
     pkg-config --exists libpng 2>/dev/null || missing+=(libpng-dev)
     pkg-config --exists libjpeg 2>/dev/null || missing+=(libjpeg-dev)
     [[ -f /usr/include/zlib.h ]] || missing+=(zlib1g-dev)
+    [[ -f /usr/include/oneapi/dnnl/dnnl.h ]] || missing+=(libdnnl-dev)
     if ((${#missing[@]} == 0)); then
         return 0
     fi

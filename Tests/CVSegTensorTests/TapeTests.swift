@@ -1,0 +1,109 @@
+import Glibc
+import Testing
+import CVSegCore
+import CVSegTestSupport
+@testable import CVSegTensor
+
+/// The tape and the elementwise, reduction, shape and activation operations: gradients against
+/// central differences, and the tape's bookkeeping.
+@Suite struct TapeTests {
+    static func random(_ shape: Shape, seed: UInt64, awayFromZero: Bool = false) -> Tensor {
+        var rng = SplitMix64(seed: seed)
+        let t = Tensor.randomUniform(shape, low: -2, high: 2, generator: &rng)
+        guard awayFromZero else { return t }
+        // Keep |x| >= 0.1 so that kinks (ReLU at 0) sit far from the finite-difference steps.
+        return Tensor(shape: shape, values: t.values.map { $0 >= 0 ? $0 + 0.1 : $0 - 0.1 })
+    }
+
+    static func expectGradients(_ name: String, _ inputs: [Tensor], _ f: ([Tensor]) throws -> Tensor) throws {
+        let check = try gradientCheck(inputs, f)
+        #expect(check.passed, "\(name): \(check.at) (excess \(check.worst))")
+    }
+
+    @Test func elementwiseAndReductions() throws {
+        let a = Self.random([2, 3, 4], seed: 1), b = Self.random([2, 3, 4], seed: 2)
+        try Self.expectGradients("add", [a, b]) { try add($0[0], $0[1]) }
+        try Self.expectGradients("sub", [a, b]) { try sub($0[0], $0[1]) }
+        try Self.expectGradients("mul", [a, b]) { try mul($0[0], $0[1]) }
+        try Self.expectGradients("scale", [a]) { try scale($0[0], by: -1.5) }
+        try Self.expectGradients("sum", [a]) { try sum($0[0]) }
+        try Self.expectGradients("mean", [a]) { try mean($0[0]) }
+        try Self.expectGradients("reshape", [a]) { try reshape($0[0], [4, 6]) }
+        try Self.expectGradients("flatten", [a]) { try flatten($0[0]) }
+        let bias = Self.random([3], seed: 3)
+        try Self.expectGradients("addChannelBias", [a, bias]) { try addChannelBias($0[0], $0[1]) }
+        let c = Self.random([2, 1, 4], seed: 4)
+        try Self.expectGradients("concat", [a, c, b]) { try concatChannels($0) }
+        // The same tensor used twice accumulates both paths: d(a·a)/da = 2a.
+        try Self.expectGradients("square", [a]) { try mul($0[0], $0[0]) }
+    }
+
+    @Test func activationsAndSoftmax() throws {
+        let x = Self.random([2, 5, 3, 2], seed: 5, awayFromZero: true)
+        try Self.expectGradients("relu", [x]) { try relu($0[0]) }
+        try Self.expectGradients("leakyRelu", [x]) { try leakyRelu($0[0], slope: 0.2) }
+        try Self.expectGradients("sigmoid", [x]) { try sigmoid($0[0]) }
+        try Self.expectGradients("tanh", [x]) { try tanh($0[0]) }
+        try Self.expectGradients("softmax", [x]) { try softmax($0[0]) }
+        try Self.expectGradients("logSoftmax", [x]) { try logSoftmax($0[0]) }
+        // Values: softmax sums to one over dimension 1; logSoftmax is its log; huge logits are stable.
+        let s = try softmax(Tensor(shape: [1, 3, 1, 1], values: [1000, 1001, 1002]))
+        let e: [Float] = [0.09003057, 0.24472847, 0.66524096]
+        #expect(zip(s.values, e).allSatisfy { abs($0 - $1) < 1e-6 })
+        let l = try logSoftmax(Tensor(shape: [1, 3], values: [1000, 1001, 1002]))
+        #expect(zip(l.values, e).allSatisfy { abs($0 - logf($1)) < 1e-4 }) // ulp(1002) in Float is 6e-5
+        let sg = try sigmoid(Tensor(shape: [3], values: [-100, 0, 100]))
+        #expect(sg.values == [sigmoidOf(-100), 0.5, 1])
+    }
+
+    func sigmoidOf(_ v: Float) -> Float { expf(v) / (1 + expf(v)) }
+
+    @Test func inferenceRecordsNothing() throws {
+        let x = Self.random([2, 3], seed: 6)
+        let y = try relu(add(x, x))
+        #expect(!y.isRecorded && y.tape == nil)
+        let tape = Tape()
+        let p = tape.parameter(x, name: "w")
+        let z = try tape.withScope("block") { try relu(add(p, x)) }
+        #expect(z.isRecorded && tape.count == 3)
+        #expect(tape.entries.map(\.name) == ["w", "block.add", "block.relu"])
+        // Detached values stop the gradient.
+        let w = try sum(mul(p.detached, p))
+        let g = try tape.gradients(of: w, for: [p])[0]
+        #expect(g.values == x.values)
+    }
+
+    @Test func errorsNameShapesAndEntries() throws {
+        let a = Tensor.zeros([2, 3]), b = Tensor.zeros([3, 2])
+        #expect(throws: CVSegError.invalidArgument("add: shapes [2, 3] and [3, 2] differ")) { try add(a, b) }
+        #expect(throws: CVSegError.invalidArgument("reshape: [2, 3] has 6 elements, [4] has 4")) { try reshape(a, [4]) }
+        let t1 = Tape(), t2 = Tape()
+        #expect(throws: CVSegError.invalidArgument("add: inputs recorded on different tapes")) {
+            try add(t1.parameter(a), t2.parameter(a))
+        }
+        // A non-finite gradient is reported with the entry's layer path.
+        let tape = Tape()
+        let p = tape.parameter(Tensor(shape: [2], values: [1, 2]), name: "x")
+        let big = try tape.withScope("head") { try scale(p, by: Float.greatestFiniteMagnitude) }
+        let loss = try sum(mul(big, big))
+        #expect(throws: CVSegError.self) { try tape.gradients(of: loss, for: [p]) }
+        do {
+            _ = try tape.gradients(of: loss, for: [p])
+        } catch let error as CVSegError {
+            #expect("\(error)".contains("head.scale") || "\(error)".contains("mul"), "\(error)")
+        }
+        #expect(throws: CVSegError.self) { try tape.gradients(of: p, for: [p]) } // not a scalar
+    }
+
+    /// The checker itself fails on a wrong backward (here: the derivative of x² taken as x).
+    @Test func checkerCatchesAWrongGradient() throws {
+        let x = Self.random([5], seed: 8, awayFromZero: true)
+        let check = try gradientCheck([x]) { xs in
+            let v = xs[0].values
+            return try result("bad_square", shape: xs[0].shape, values: v.map { $0 * $0 }, inputs: [xs[0]]) { g in
+                [Tensor(shape: g.shape, values: zip(g.values, v).map { $0 * $1 })]
+            }
+        }
+        #expect(!check.passed)
+    }
+}
