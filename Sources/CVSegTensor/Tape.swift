@@ -115,3 +115,14 @@ func result(_ op: String, shape: Shape, values: [Float], inputs: [Tensor],
     guard let tape = try commonTape(inputs, op: op) else { return Tensor(shape: shape, values: values) }
     return tape.record(op, shape: shape, values: values, inputs: inputs, backward: backward)
 }
+
+/// An operation defined outside this module (losses, fused layers): `values` of `shape`
+/// computed from `inputs`, and `backward` mapping the output's gradient to one gradient per
+/// input (nil where none flows). Recorded when an input is on a tape; a constant otherwise.
+public func customOperation(_ name: String, shape: Shape, values: [Float], inputs: [Tensor],
+                            backward: @escaping (Tensor) throws -> [Tensor?]) throws -> Tensor {
+    guard values.count == shape.count else {
+        throw CVSegError.invalidArgument("\(name): \(values.count) values for shape \(shape)")
+    }
+    return try result(name, shape: shape, values: values, inputs: inputs, backward: backward)
+}

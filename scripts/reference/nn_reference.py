@@ -1,0 +1,125 @@
+#!/usr/bin/env python3
+"""PyTorch reference values for cvseg's neural engine (Tests/CVSegNNTests/TorchParityTests.swift).
+
+Writes Tests/CVSegNNTests/Fixtures/torch/basic.json: for seeded small inputs (float32), the
+forward values and input gradients of activations, softmax/log-softmax and the losses, the
+parameter trajectories of SGD (momentum, dampening, Nesterov, weight decay), Adam and AdamW over
+5 steps with fixed gradients, learning-rate schedules and gradient-norm clipping — all computed
+by torch 2.15 on the CPU. Gradients are of L = sum(f(x) * R) with a fixed random R (stored).
+
+Run: $(scripts/torch-env)/bin/python scripts/reference/nn_reference.py
+"""
+import json
+import math
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+ROOT = Path(__file__).resolve().parents[2]
+OUT = ROOT / "Tests" / "CVSegNNTests" / "Fixtures" / "torch"
+torch.manual_seed(0)
+torch.set_num_threads(1)
+
+
+def t(shape, lo=-2.0, hi=2.0):
+    return (torch.rand(*shape, dtype=torch.float64) * (hi - lo) + lo).float()
+
+
+def flat(x):
+    return [float(v) for v in x.detach().reshape(-1).tolist()]
+
+
+def case(name, fn, inputs, **extra):
+    xs = [x.clone().requires_grad_(True) for x in inputs]
+    y = fn(*xs)
+    r = t(tuple(y.shape), -1, 1) if y.dim() > 0 else torch.tensor(1.0)
+    (y * r).sum().backward()
+    return {"name": name, "inputs": [{"shape": list(x.shape), "values": flat(x)} for x in inputs],
+            "output": {"shape": list(y.shape), "values": flat(y)}, "weights": flat(r),
+            "grads": [flat(x.grad) for x in xs], **extra}
+
+
+def main():
+    OUT.mkdir(parents=True, exist_ok=True)
+    cases = []
+    x = t((2, 5, 3, 2))
+    cases.append(case("relu", F.relu, [x]))
+    cases.append(case("leaky_relu_0.2", lambda v: F.leaky_relu(v, 0.2), [x]))
+    cases.append(case("sigmoid", torch.sigmoid, [x]))
+    cases.append(case("tanh", torch.tanh, [x]))
+    cases.append(case("softmax", lambda v: F.softmax(v, dim=1), [x]))
+    cases.append(case("log_softmax", lambda v: F.log_softmax(v, dim=1), [x]))
+
+    logits = t((2, 4, 3, 3), -3, 3)
+    target = torch.randint(0, 4, (2, 3, 3))
+    target[0, 0, 0] = 255
+    target[1, 2, 1] = 255
+    w = torch.tensor([0.5, 1.0, 2.0, 1.5])
+    cases.append(case("cross_entropy", lambda v: F.cross_entropy(v, target, ignore_index=255), [logits],
+                      targets=target.reshape(-1).tolist(), ignore_index=255))
+    cases.append(case("cross_entropy_weighted", lambda v: F.cross_entropy(v, target, weight=w, ignore_index=255), [logits],
+                      targets=target.reshape(-1).tolist(), ignore_index=255, class_weights=w.tolist()))
+    logits2 = t((3, 5), -3, 3)
+    target2 = torch.randint(0, 5, (3,))
+    cases.append(case("cross_entropy_2d", lambda v: F.cross_entropy(v, target2), [logits2],
+                      targets=target2.tolist(), ignore_index=-100))
+    bl = t((2, 3, 4), -6, 6)
+    by = (torch.rand(2, 3, 4) > 0.5).float()
+    cases.append(case("bce_with_logits", lambda v: F.binary_cross_entropy_with_logits(v, by), [bl], targets_f=flat(by)))
+    cases.append(case("bce_with_logits_pos3", lambda v: F.binary_cross_entropy_with_logits(v, by, pos_weight=torch.tensor(3.0)),
+                      [bl], targets_f=flat(by), pos_weight=3.0))
+    p, q = t((2, 3, 4)), t((2, 3, 4))
+    cases.append(case("mse", lambda v: F.mse_loss(v, q), [p], targets_f=flat(q)))
+    cases.append(case("smooth_l1_1", lambda v: F.smooth_l1_loss(v, q, beta=1.0), [p], targets_f=flat(q), beta=1.0))
+    cases.append(case("smooth_l1_0.5", lambda v: F.smooth_l1_loss(v, q, beta=0.5), [p], targets_f=flat(q), beta=0.5))
+
+    # Optimizers: 5 steps with fixed gradients.
+    w0 = t((3, 4))
+    grads = [t((3, 4)) for _ in range(5)]
+    opts = {
+        "sgd": lambda ps: torch.optim.SGD(ps, lr=0.1),
+        "sgd_momentum": lambda ps: torch.optim.SGD(ps, lr=0.1, momentum=0.9, dampening=0.1, weight_decay=1e-2),
+        "sgd_nesterov": lambda ps: torch.optim.SGD(ps, lr=0.05, momentum=0.9, nesterov=True, weight_decay=1e-3),
+        "adam": lambda ps: torch.optim.Adam(ps, lr=0.01, weight_decay=1e-2, foreach=False),
+        "adamw": lambda ps: torch.optim.AdamW(ps, lr=0.01, weight_decay=0.05, foreach=False),
+    }
+    optim = []
+    for name, make in opts.items():
+        param = torch.nn.Parameter(w0.clone())
+        opt = make([param])
+        traj = []
+        for g in grads:
+            param.grad = g.clone()
+            opt.step()
+            traj.append(flat(param))
+        optim.append({"name": name, "initial": flat(w0), "grads": [flat(g) for g in grads], "trajectory": traj})
+
+    # Schedules (lr after each of 10 epochs/steps, from base 0.1).
+    sched = {}
+    for name, make in {"step": lambda o: torch.optim.lr_scheduler.StepLR(o, step_size=3, gamma=0.5),
+                       "cosine": lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=10, eta_min=0.001),
+                       "poly": lambda o: torch.optim.lr_scheduler.PolynomialLR(o, total_iters=8, power=0.9)}.items():
+        o = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+        s = make(o)
+        rates = []
+        for _ in range(10):
+            rates.append(o.param_groups[0]["lr"])
+            o.step()
+            s.step()
+        sched[name] = rates
+
+    # Gradient clipping.
+    ga, gb = t((3, 4)), t((5,))
+    pa, pb = torch.nn.Parameter(torch.zeros(3, 4)), torch.nn.Parameter(torch.zeros(5))
+    pa.grad, pb.grad = ga.clone(), gb.clone()
+    norm = torch.nn.utils.clip_grad_norm_([pa, pb], max_norm=1.0)
+    clip = {"grads": [flat(ga), flat(gb)], "max_norm": 1.0, "norm": float(norm), "clipped": [flat(pa.grad), flat(pb.grad)]}
+
+    out = {"torch": torch.__version__, "cases": cases, "optimizers": optim, "schedules": sched, "clip": clip}
+    (OUT / "basic.json").write_text(json.dumps(out, separators=(",", ":")) + "\n")
+    print("wrote", OUT / "basic.json", sum(len(c["inputs"][0]["values"]) for c in cases), "input values")
+
+
+if __name__ == "__main__":
+    main()
