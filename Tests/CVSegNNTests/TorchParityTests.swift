@@ -48,6 +48,16 @@ import CVSegTensor
             return try Loss.binaryCrossEntropyWithLogits(x[0], targets: targetTensor, posWeight: Float(c["pos_weight"]?.doubleValue ?? 1))
         case "mse": return try Loss.meanSquaredError(x[0], targetTensor)
         case "smooth_l1_1", "smooth_l1_0.5": return try Loss.smoothL1(x[0], targetTensor, beta: Float(c["beta"]?.doubleValue ?? 1))
+        case "linear": return try linear(x[0], weight: x[1], bias: x[2])
+        case "linear_nobias": return try linear(x[0], weight: x[1], bias: nil)
+        case "global_avg_pool": return try globalAveragePool(x[0])
+        case "max_unpool":
+            let size = c["size"]?.arrayValue?.compactMap(\.intValue) ?? []
+            return try maxUnpool(x[0], indices: c["indices"]?.arrayValue?.compactMap { $0.intValue.map(Int32.init) } ?? [],
+                                 height: size[0], width: size[1])
+        case _ where name.hasPrefix("bilinear_"):
+            let size = c["size"]?.arrayValue?.compactMap(\.intValue) ?? []
+            return try upsampleBilinear(x[0], height: size[0], width: size[1], alignCorners: c["align_corners"]?.boolValue ?? false)
         default: throw CVSegError.invalidArgument("unknown case \(name)")
         }
     }
@@ -55,7 +65,7 @@ import CVSegTensor
     @Test func operationsAndLosses() throws {
         let fixture = try #require(Self.fixture, "torch fixture missing")
         let cases = try #require(fixture["cases"]?.arrayValue)
-        #expect(cases.count == 14)
+        #expect(cases.count == 26)
         for c in cases {
             let name = c["name"]?.stringValue ?? "?"
             let inputs = (c["inputs"]?.arrayValue ?? []).map(Self.tensor)

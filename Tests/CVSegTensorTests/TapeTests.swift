@@ -106,4 +106,34 @@ import CVSegTestSupport
         }
         #expect(!check.passed)
     }
+
+    @Test func linearAndSpatialOps() throws {
+        let x = Self.random([3, 5], seed: 11), w = Self.random([4, 5], seed: 12), b = Self.random([4], seed: 13)
+        try Self.expectGradients("linear", [x, w, b]) { try linear($0[0], weight: $0[1], bias: $0[2]) }
+        let img = Self.random([2, 2, 5, 4], seed: 14)
+        for ac in [true, false] {
+            try Self.expectGradients("bilinear up \(ac)", [img]) { try upsampleBilinear($0[0], height: 9, width: 7, alignCorners: ac) }
+            try Self.expectGradients("bilinear down \(ac)", [img]) { try upsampleBilinear($0[0], height: 3, width: 2, alignCorners: ac) }
+        }
+        try Self.expectGradients("globalAveragePool", [img]) { try globalAveragePool($0[0]) }
+        let indices: [Int32] = (0..<80).map { Int32((($0 % 20) * 7) % 30) } // distinct within each plane
+        try Self.expectGradients("maxUnpool", [img]) { try maxUnpool($0[0], indices: indices, height: 5, width: 6) }
+        // Stochastic pooling on positive inputs: inference is Σa²/Σa; training picks members.
+        var rng = SplitMix64(seed: 3)
+        let positive = Tensor(shape: [1, 2, 4, 4], values: Self.random([1, 2, 4, 4], seed: 15).values.map { abs($0) + 0.2 })
+        try Self.expectGradients("stochasticPool inference", [positive]) { try stochasticPool($0[0], kernel: 2, training: false, generator: &rng) }
+        let window = Tensor(shape: [1, 1, 2, 2], values: [1, 2, 3, 0])
+        #expect(try stochasticPool(window, kernel: 2, training: false, generator: &rng).values == [14.0 / 6])
+        var counts = [Float: Int]()
+        for _ in 0..<6000 { counts[try stochasticPool(window, kernel: 2, training: true, generator: &rng).scalarValue, default: 0] += 1 }
+        #expect(counts[0] == nil && abs(Double(counts[3] ?? 0) / 6000 - 0.5) < 0.03 && abs(Double(counts[1] ?? 0) / 6000 - 1.0 / 6) < 0.03)
+        #expect(try stochasticPool(Tensor.zeros([1, 1, 2, 2]), kernel: 2, training: true, generator: &rng).values == [0])
+        #expect(throws: CVSegError.self) { try stochasticPool(Tensor(shape: [1, 1, 1, 1], values: [-1]), kernel: 1, training: false, generator: &rng) }
+        // Dropout: the identity in inference; in training zeros about p and scales the rest.
+        let ones = Tensor.ones([10000])
+        #expect(try dropout(ones, probability: 0.3, training: false, generator: &rng).values == ones.values)
+        let dropped = try dropout(ones, probability: 0.3, training: true, generator: &rng).values
+        let zeros = dropped.filter { $0 == 0 }.count
+        #expect(abs(Double(zeros) / 10000 - 0.3) < 0.02 && dropped.allSatisfy { $0 == 0 || abs($0 - 1 / 0.7) < 1e-6 })
+    }
 }

@@ -74,6 +74,21 @@ def main():
     cases.append(case("smooth_l1_1", lambda v: F.smooth_l1_loss(v, q, beta=1.0), [p], targets_f=flat(q), beta=1.0))
     cases.append(case("smooth_l1_0.5", lambda v: F.smooth_l1_loss(v, q, beta=0.5), [p], targets_f=flat(q), beta=0.5))
 
+    # Linear, bilinear resizing, global average pooling, max unpooling.
+    lx, lw, lb = t((3, 5)), t((4, 5)), t((4,))
+    cases.append(case("linear", lambda a, b, c: F.linear(a, b, c), [lx, lw, lb]))
+    cases.append(case("linear_nobias", lambda a, b: F.linear(a, b), [lx, lw]))
+    img = t((2, 3, 5, 4))
+    for ac in (True, False):
+        for size in ((9, 7), (3, 2), (10, 8), (1, 1)):
+            cases.append(case(f"bilinear_{int(ac)}_{size[0]}x{size[1]}",
+                              lambda v, size=size, ac=ac: F.interpolate(v, size=size, mode="bilinear", align_corners=ac), [img],
+                              size=list(size), align_corners=ac))
+    cases.append(case("global_avg_pool", lambda v: F.adaptive_avg_pool2d(v, 1), [img]))
+    pooled, idx = F.max_pool2d(t((2, 3, 6, 5)), 2, stride=2, return_indices=True)
+    cases.append(case("max_unpool", lambda v: F.max_unpool2d(v, idx, 2, stride=2, output_size=(6, 5)), [pooled],
+                      indices=idx.reshape(-1).tolist(), size=[6, 5]))
+
     # Optimizers: 5 steps with fixed gradients.
     w0 = t((3, 4))
     grads = [t((3, 4)) for _ in range(5)]
