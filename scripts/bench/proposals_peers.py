@@ -80,6 +80,8 @@ def main():
     ap.add_argument("--speed-images", type=int, default=10)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--quality-only", action="store_true")
+    ap.add_argument("--speed-only", action="store_true")
     a = ap.parse_args()
     modes = a.modes.split(",")
     shutil.rmtree(a.out, ignore_errors=True)
@@ -87,6 +89,15 @@ def main():
     cores = os.cpu_count() or 1
 
     print(f"# Selective search: cvseg {a.cvseg} vs OpenCV {cv2.__version__} ximgproc (one thread)\n")
+    if not a.speed_only:
+        quality(a, modes)
+    if not a.quality_only:
+        speed(a, modes, cores)
+    if not a.keep:
+        shutil.rmtree(a.out, ignore_errors=True)
+
+
+def quality(a, modes):
     print("## Quality (same evaluator for all: cvseg eval proposals)\n")
     print("| set | tool | mode | boxes/img | s/img | " + " | ".join(
         f"R@0.5 {n} | R@0.7 {n} | MABO {n}" for n in COUNTS) + " |")
@@ -128,6 +139,9 @@ def main():
     for name, mode, c, key, o, t, _ in misses:
         print(f"  miss: {name} {mode} {key}@{c}: cvseg {o:.4f} < OpenCV {t:.4f}")
 
+
+
+def speed(a, modes, cores):
     print("\n## Speed: images resized to 500 px wide, one thread\n")
     speed_dir = a.out / "speed"
     files = []
@@ -155,8 +169,6 @@ def main():
         one = statistics.median(run_cvseg(1) for _ in range(a.runs))
         many = statistics.median(run_cvseg(cores) for _ in range(a.runs))
         print(f"| {mode} | {ocv:.3f} | {one:.3f} | {ocv / one:.2f}x | {many:.3f} | {ocv / many:.2f}x |")
-    if not a.keep:
-        shutil.rmtree(a.out, ignore_errors=True)
 
 
 if __name__ == "__main__":
