@@ -131,7 +131,24 @@ def main():
     norm = torch.nn.utils.clip_grad_norm_([pa, pb], max_norm=1.0)
     clip = {"grads": [flat(ga), flat(gb)], "max_norm": 1.0, "norm": float(norm), "clipped": [flat(pa.grad), flat(pb.grad)]}
 
-    out = {"torch": torch.__version__, "cases": cases, "optimizers": optim, "schedules": sched, "clip": clip}
+    # End to end: a small MLP, 20 SGD steps (momentum, weight decay) on fixed data.
+    torch.manual_seed(1)
+    mlp = torch.nn.Sequential(torch.nn.Linear(6, 8), torch.nn.ReLU(), torch.nn.Linear(8, 3))
+    state = {k: {"shape": list(v.shape), "values": flat(v)} for k, v in mlp.state_dict().items()}
+    X, Y = t((10, 6)), torch.randint(0, 3, (10,))
+    opt = torch.optim.SGD(mlp.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-3)
+    losses = []
+    for _ in range(20):
+        opt.zero_grad()
+        loss = F.cross_entropy(mlp(X), Y)
+        loss.backward()
+        opt.step()
+        losses.append(float(loss.detach()))
+    training = {"state": state, "x": flat(X), "y": Y.tolist(), "losses": losses,
+                "final": {k: flat(v) for k, v in mlp.state_dict().items()}}
+
+    out = {"torch": torch.__version__, "cases": cases, "optimizers": optim, "schedules": sched, "clip": clip,
+           "training_mlp": training}
     (OUT / "basic.json").write_text(json.dumps(out, separators=(",", ":")) + "\n")
     print("wrote", OUT / "basic.json", sum(len(c["inputs"][0]["values"]) for c in cases), "input values")
 

@@ -1,0 +1,39 @@
+import Foundation
+import Testing
+import CVSegCore
+import CVSegTensor
+@testable import CVSegNN
+
+/// A small network trained for 20 SGD steps from PyTorch's initial weights follows PyTorch's
+/// loss curve (scripts/reference/nn_reference.py, `training_mlp`).
+@Suite struct TrainingParityTests {
+    @Test func mlpLossCurveMatchesPyTorch() throws {
+        let fixture = try #require(TorchParityTests.fixture?["training_mlp"], "torch fixture missing")
+        var rng = SplitMix64(seed: 0)
+        let net = Sequential([Linear(inputs: 6, outputs: 8, generator: &rng), Activation(.relu),
+                              Linear(inputs: 8, outputs: 3, generator: &rng)])
+        let state = (fixture["state"]?.objectValue ?? []).map { ($0.0, TorchParityTests.tensor($0.1)) }
+        try net.load(stateDict: state)
+        let x = Tensor(shape: [10, 6], values: TorchParityTests.floats(fixture["x"]))
+        let y = fixture["y"]?.arrayValue?.compactMap { $0.intValue.map(Int32.init) } ?? []
+        let expected = TorchParityTests.floats(fixture["losses"])
+        #expect(expected.count == 20)
+        let optimizer = try SGD(net.parameters, learningRate: 0.1, momentum: 0.9, weightDecay: 1e-3)
+        var losses: [Float] = []
+        for step in 0..<20 {
+            let context = ForwardContext.training(seed: UInt64(step))
+            let loss = try Loss.crossEntropy(net(x, context), targets: y)
+            losses.append(loss.scalarValue)
+            let tracked = context.recorded(net.parameters).compactMap { $0 }
+            try optimizer.step(try context.tape!.gradients(of: loss, for: tracked))
+        }
+        let (ok, at) = TorchParityTests.close(losses, expected, rtol: 1e-4)
+        #expect(ok, "loss curve: \(at)")
+        for (name, values) in fixture["final"]?.objectValue ?? [] {
+            let mine = try #require(net.stateDict().first { $0.0 == name }?.1)
+            let (ok, at) = TorchParityTests.close(mine.values, TorchParityTests.floats(values), rtol: 1e-4, atol: 1e-5)
+            #expect(ok, "\(name) after 20 steps: \(at)")
+        }
+        #expect(losses.last! < losses.first!)
+    }
+}
