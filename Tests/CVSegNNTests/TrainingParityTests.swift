@@ -12,8 +12,11 @@ import CVSegTensor
         var rng = SplitMix64(seed: 0)
         let net = Sequential([Linear(inputs: 6, outputs: 8, generator: &rng), Activation(.relu),
                               Linear(inputs: 8, outputs: 3, generator: &rng)])
+        // PyTorch's initial weights, as safetensors.torch.save_file wrote them.
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().path + "/Fixtures/torch/mlp_initial.safetensors"
+        try net.loadWeights(from: path)
         let state = (fixture["state"]?.objectValue ?? []).map { ($0.0, TorchParityTests.tensor($0.1)) }
-        try net.load(stateDict: state)
+        for (name, t) in state { #expect(net.stateDict().first { $0.0 == name }?.1.values == t.values, "\(name)") }
         let x = Tensor(shape: [10, 6], values: TorchParityTests.floats(fixture["x"]))
         let y = fixture["y"]?.arrayValue?.compactMap { $0.intValue.map(Int32.init) } ?? []
         let expected = TorchParityTests.floats(fixture["losses"])
@@ -35,5 +38,20 @@ import CVSegTensor
             #expect(ok, "\(name) after 20 steps: \(at)")
         }
         #expect(losses.last! < losses.first!)
+    }
+
+    @Test func weightsRoundTripThroughSafetensors() throws {
+        var rng = SplitMix64(seed: 5)
+        let a = Sequential([Linear(inputs: 4, outputs: 3, generator: &rng), Activation(.relu), Linear(inputs: 3, outputs: 2, generator: &rng)])
+        let b = Sequential([Linear(inputs: 4, outputs: 3, generator: &rng), Activation(.relu), Linear(inputs: 3, outputs: 2, generator: &rng)])
+        let path = NSTemporaryDirectory() + "cvseg-weights-\(getpid()).safetensors"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try a.saveWeights(to: path)
+        try b.loadWeights(from: path)
+        #expect(a.stateDict().map(\.1.values) == b.stateDict().map(\.1.values))
+        // A model of another shape is refused, naming the keys.
+        let c = Sequential([Linear(inputs: 5, outputs: 3, generator: &rng)])
+        #expect(throws: CVSegError.self) { try c.loadWeights(from: path) }
+        do { try c.loadWeights(from: path) } catch { #expect("\(error)".contains("0.weight: expected [3, 5], got [3, 4]") && "\(error)".contains("unexpected: 2.bias, 2.weight")) }
     }
 }

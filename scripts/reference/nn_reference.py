@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
 """PyTorch reference values for cvseg's neural engine (Tests/CVSegNNTests/TorchParityTests.swift).
 
+Also writes mlp_initial.safetensors: the initial state_dict of the small MLP, saved by
+safetensors.torch.save_file (the file a PyTorch user would hand to cvseg).
+
 Writes Tests/CVSegNNTests/Fixtures/torch/basic.json: for seeded small inputs (float32), the
 forward values and input gradients of activations, softmax/log-softmax and the losses, the
 parameter trajectories of SGD (momentum, dampening, Nesterov, weight decay), Adam and AdamW over
@@ -135,6 +138,7 @@ def main():
     torch.manual_seed(1)
     mlp = torch.nn.Sequential(torch.nn.Linear(6, 8), torch.nn.ReLU(), torch.nn.Linear(8, 3))
     state = {k: {"shape": list(v.shape), "values": flat(v)} for k, v in mlp.state_dict().items()}
+    mlp_initial = {k: v.detach().clone() for k, v in mlp.state_dict().items()}
     X, Y = t((10, 6)), torch.randint(0, 3, (10,))
     opt = torch.optim.SGD(mlp.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-3)
     losses = []
@@ -144,6 +148,8 @@ def main():
         loss.backward()
         opt.step()
         losses.append(float(loss.detach()))
+    from safetensors.torch import save_file
+    save_file({k: v.contiguous() for k, v in mlp_initial.items()}, str(OUT / "mlp_initial.safetensors"))
     training = {"state": state, "x": flat(X), "y": Y.tolist(), "losses": losses,
                 "final": {k: flat(v) for k, v in mlp.state_dict().items()}}
 
