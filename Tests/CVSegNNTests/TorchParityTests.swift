@@ -27,6 +27,8 @@ import CVSegTensor
         return (true, "")
     }
 
+    func int(_ c: JSON, _ key: String) -> Int { c[key]?.intValue ?? 0 }
+
     func run(_ c: JSON, _ x: [Tensor]) throws -> Tensor {
         let name = c["name"]?.stringValue ?? ""
         let targets = c["targets"]?.arrayValue?.compactMap { $0.intValue.map(Int32.init) } ?? []
@@ -58,6 +60,33 @@ import CVSegTensor
         case _ where name.hasPrefix("bilinear_"):
             let size = c["size"]?.arrayValue?.compactMap(\.intValue) ?? []
             return try upsampleBilinear(x[0], height: size[0], width: size[1], alignCorners: c["align_corners"]?.boolValue ?? false)
+        case _ where name.hasPrefix("conv2d"):
+            return try conv2d(x[0], weight: x[1], bias: x.count > 2 ? x[2] : nil, stride: Size2(integerLiteral: int(c, "stride")),
+                              padding: Size2(integerLiteral: int(c, "padding")), dilation: Size2(integerLiteral: int(c, "dilation")),
+                              groups: int(c, "groups"))
+        case _ where name.hasPrefix("deconv"):
+            return try convTranspose2d(x[0], weight: x[1], bias: x.count > 2 ? x[2] : nil, stride: Size2(integerLiteral: int(c, "stride")),
+                                       padding: Size2(integerLiteral: int(c, "padding")),
+                                       outputPadding: Size2(integerLiteral: int(c, "output_padding")),
+                                       dilation: Size2(integerLiteral: int(c, "dilation")), groups: int(c, "groups"))
+        case _ where name.hasPrefix("max_pool"):
+            let (y, indices) = try maxPool2d(x[0], kernel: Size2(integerLiteral: int(c, "kernel")), stride: Size2(integerLiteral: int(c, "stride")),
+                                             padding: Size2(integerLiteral: int(c, "padding")), returnIndices: true)
+            if let expected = c["indices"]?.arrayValue {
+                #expect(indices == expected.compactMap { $0.intValue.map(Int32.init) }, "\(name): indices")
+            }
+            return y
+        case _ where name.hasPrefix("avg_pool"):
+            return try avgPool2d(x[0], kernel: Size2(integerLiteral: int(c, "kernel")), stride: Size2(integerLiteral: int(c, "stride")),
+                                 padding: Size2(integerLiteral: int(c, "padding")), countIncludePadding: c["count_include_pad"]?.boolValue ?? true)
+        case "batch_norm_train":
+            return try batchNorm(x[0], scale: x[1], shift: x[2], statistics: nil).output
+        case "batch_norm_eval":
+            return try batchNorm(x[0], scale: x[1], shift: x[2],
+                                 statistics: (Self.floats(c["running_mean"]), Self.floats(c["running_var"]))).output
+        case _ where name.hasPrefix("lrn"):
+            return try localResponseNorm(x[0], size: int(c, "size"), alpha: Float(c["alpha"]?.doubleValue ?? 1e-4),
+                                         k: Float(c["k"]?.doubleValue ?? 1))
         default: throw CVSegError.invalidArgument("unknown case \(name)")
         }
     }
@@ -65,7 +94,7 @@ import CVSegTensor
     @Test func operationsAndLosses() throws {
         let fixture = try #require(Self.fixture, "torch fixture missing")
         let cases = try #require(fixture["cases"]?.arrayValue)
-        #expect(cases.count == 26)
+        #expect(cases.count == 40)
         for c in cases {
             let name = c["name"]?.stringValue ?? "?"
             let inputs = (c["inputs"]?.arrayValue ?? []).map(Self.tensor)
@@ -128,5 +157,18 @@ import CVSegTensor
             let (ok, at) = Self.close(g.values, Self.floats(clip["clipped"]?.arrayValue?[k]))
             #expect(ok, "clipped \(k): \(at)")
         }
+    }
+
+    @Test func batchNormRunningStatistics() throws {
+        let fixture = try #require(Self.fixture?["bn_running"], "torch fixture missing")
+        let x = Tensor(shape: [3, 4, 5, 5], values: Self.floats(fixture["x"]))
+        let bn = BatchNorm2d(4)
+        _ = try bn(x, .training())
+        _ = try bn(try add(scale(x, by: 2), Tensor.ones(x.shape)), .training())
+        let (ok1, at1) = Self.close(bn.runningMean.value.values, Self.floats(fixture["running_mean"]), rtol: 1e-5)
+        let (ok2, at2) = Self.close(bn.runningVar.value.values, Self.floats(fixture["running_var"]), rtol: 1e-5)
+        #expect(ok1, "running mean: \(at1)")
+        #expect(ok2, "running var: \(at2)")
+        #expect(bn.batchesTracked.value.scalarValue == Float(fixture["num_batches_tracked"]?.intValue ?? -1))
     }
 }

@@ -136,4 +136,29 @@ import CVSegTestSupport
         let zeros = dropped.filter { $0 == 0 }.count
         #expect(abs(Double(zeros) / 10000 - 0.3) < 0.02 && dropped.allSatisfy { $0 == 0 || abs($0 - 1 / 0.7) < 1e-6 })
     }
+
+    @Test func oneDNNOperations() throws {
+        let x = Self.random([2, 4, 5, 4], seed: 21), w = Self.random([6, 2, 3, 3], seed: 22), b = Self.random([6], seed: 23)
+        try Self.expectGradients("conv2d", [x, w, b]) { try conv2d($0[0], weight: $0[1], bias: $0[2], stride: 2, padding: 1, groups: 2) }
+        let wd = Self.random([3, 4, 3, 3], seed: 24)
+        try Self.expectGradients("conv2d dilated", [x, wd]) { try conv2d($0[0], weight: $0[1], padding: 2, dilation: 2) }
+        let wt = Self.random([4, 3, 3, 3], seed: 25), bt = Self.random([3], seed: 26)
+        try Self.expectGradients("convTranspose2d", [x, wt, bt]) {
+            try convTranspose2d($0[0], weight: $0[1], bias: $0[2], stride: 2, padding: 1, outputPadding: 1)
+        }
+        // Distinct values keep max pooling away from ties.
+        let distinct = Tensor(shape: [1, 2, 5, 4], values: (0..<40).map { Float(($0 * 17) % 40) * 0.25 })
+        try Self.expectGradients("maxPool2d", [distinct]) { try maxPool2d($0[0], kernel: 3, stride: 2, padding: 1).output }
+        try Self.expectGradients("avgPool2d", [x]) { try avgPool2d($0[0], kernel: 3, stride: 2, padding: 1, countIncludePadding: false) }
+        let gamma = Tensor(shape: [4], values: [0.5, 1, 1.5, 2]), beta = Self.random([4], seed: 27)
+        try Self.expectGradients("batchNorm training", [x, gamma, beta]) { try batchNorm($0[0], scale: $0[1], shift: $0[2], statistics: nil).output }
+        try Self.expectGradients("batchNorm inference", [x, gamma, beta]) {
+            try batchNorm($0[0], scale: $0[1], shift: $0[2], statistics: ([0.1, -0.2, 0.3, 0], [1, 2, 0.5, 1.5])).output
+        }
+        try Self.expectGradients("localResponseNorm", [x]) { try localResponseNorm($0[0], size: 3, alpha: 0.05) }
+        // Shape errors name both shapes.
+        #expect(throws: CVSegError.invalidArgument("conv2d: input [2, 4, 5, 4] does not fit weight [6, 3, 3, 3] with 1 groups")) {
+            try conv2d(x, weight: Tensor.zeros([6, 3, 3, 3]))
+        }
+    }
 }

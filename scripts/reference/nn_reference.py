@@ -30,7 +30,8 @@ def t(shape, lo=-2.0, hi=2.0):
 
 
 def flat(x):
-    return [float(v) for v in x.detach().reshape(-1).tolist()]
+    # 9 significant digits identify a float32 exactly; fewer digits keep the fixture small.
+    return [float(f"{v:.9g}") for v in x.detach().reshape(-1).tolist()]
 
 
 def case(name, fn, inputs, **extra):
@@ -91,6 +92,46 @@ def main():
     pooled, idx = F.max_pool2d(t((2, 3, 6, 5)), 2, stride=2, return_indices=True)
     cases.append(case("max_unpool", lambda v: F.max_unpool2d(v, idx, 2, stride=2, output_size=(6, 5)), [pooled],
                       indices=idx.reshape(-1).tolist(), size=[6, 5]))
+
+    # Convolutions, pooling, normalisation (oneDNN in cvseg).
+    cx = t((2, 4, 7, 6))
+    cases.append(case("conv2d_s2_p1_g2", lambda a, w, b: F.conv2d(a, w, b, stride=2, padding=1, groups=2),
+                      [cx, t((6, 2, 3, 3)), t((6,))], stride=2, padding=1, dilation=1, groups=2))
+    cases.append(case("conv2d_d2_p2", lambda a, w: F.conv2d(a, w, None, stride=1, padding=2, dilation=2),
+                      [cx, t((5, 4, 3, 3))], stride=1, padding=2, dilation=2, groups=1))
+    cases.append(case("conv2d_1x1", lambda a, w, b: F.conv2d(a, w, b), [cx, t((3, 4, 1, 1)), t((3,))],
+                      stride=1, padding=0, dilation=1, groups=1))
+    tx = t((2, 4, 5, 4))
+    cases.append(case("deconv_s2_p1_op1", lambda a, w, b: F.conv_transpose2d(a, w, b, stride=2, padding=1, output_padding=1),
+                      [tx, t((4, 3, 3, 3)), t((3,))], stride=2, padding=1, output_padding=1, dilation=1, groups=1))
+    cases.append(case("deconv_k4_s2_p1", lambda a, w: F.conv_transpose2d(a, w, None, stride=2, padding=1),
+                      [tx, t((4, 2, 4, 4))], stride=2, padding=1, output_padding=0, dilation=1, groups=1))
+    cases.append(case("deconv_d2_g2", lambda a, w, b: F.conv_transpose2d(a, w, b, stride=1, padding=1, dilation=2, groups=2),
+                      [tx, t((4, 3, 3, 3)), t((6,))], stride=1, padding=1, output_padding=0, dilation=2, groups=2))
+    px = t((2, 3, 7, 6))
+    out, idx = F.max_pool2d(px, 3, stride=2, padding=1, return_indices=True)
+    cases.append(case("max_pool_k3_s2_p1", lambda a: F.max_pool2d(a, 3, stride=2, padding=1), [px],
+                      kernel=3, stride=2, padding=1, indices=idx.reshape(-1).tolist()))
+    cases.append(case("max_pool_k2", lambda a: F.max_pool2d(a, 2), [px], kernel=2, stride=2, padding=0))
+    cases.append(case("avg_pool_k3_s2_p1_incl", lambda a: F.avg_pool2d(a, 3, stride=2, padding=1, count_include_pad=True), [px],
+                      kernel=3, stride=2, padding=1, count_include_pad=True))
+    cases.append(case("avg_pool_k3_s2_p1_excl", lambda a: F.avg_pool2d(a, 3, stride=2, padding=1, count_include_pad=False), [px],
+                      kernel=3, stride=2, padding=1, count_include_pad=False))
+    bx = t((3, 4, 5, 5))
+    cases.append(case("batch_norm_train", lambda a, w, b: F.batch_norm(a, None, None, w, b, training=True, eps=1e-5),
+                      [bx, t((4,), 0.5, 1.5), t((4,))]))
+    rm, rv = t((4,), -0.5, 0.5), t((4,), 0.5, 2.0)
+    cases.append(case("batch_norm_eval", lambda a, w, b: F.batch_norm(a, rm, rv, w, b, training=False, eps=1e-5),
+                      [bx, t((4,), 0.5, 1.5), t((4,))], running_mean=flat(rm), running_var=flat(rv)))
+    lx = t((2, 6, 4, 3))
+    cases.append(case("lrn_3", lambda a: F.local_response_norm(a, 3, alpha=1e-2, beta=0.75, k=1.0), [lx], size=3, alpha=1e-2))
+    cases.append(case("lrn_5", lambda a: F.local_response_norm(a, 5, alpha=1e-4, beta=0.75, k=2.0), [lx], size=5, alpha=1e-4, k=2.0))
+    bn = torch.nn.BatchNorm2d(4)
+    bn.train()
+    bn(bx)
+    bn(bx * 2 + 1)
+    bn_running = {"x": flat(bx), "running_mean": flat(bn.running_mean), "running_var": flat(bn.running_var),
+                  "num_batches_tracked": int(bn.num_batches_tracked)}
 
     # Optimizers: 5 steps with fixed gradients.
     w0 = t((3, 4))
@@ -154,7 +195,7 @@ def main():
                 "final": {k: flat(v) for k, v in mlp.state_dict().items()}}
 
     out = {"torch": torch.__version__, "cases": cases, "optimizers": optim, "schedules": sched, "clip": clip,
-           "training_mlp": training}
+           "training_mlp": training, "bn_running": bn_running}
     (OUT / "basic.json").write_text(json.dumps(out, separators=(",", ":")) + "\n")
     print("wrote", OUT / "basic.json", sum(len(c["inputs"][0]["values"]) for c in cases), "input values")
 
