@@ -26,7 +26,27 @@ func runLabelBatch(_ name: String, batch: BatchOptions, mask: MaskOptions,
 
 /// Regions of a label map whose 0 means "no region".
 func nonzeroRegions(_ labels: LabelMap) -> (labels: LabelMap, regions: Int) {
-    (labels, Set(labels.labels).subtracting([0]).count)
+    let n = labels.labels.count
+    // Distinct positive labels with a bitmap when they are small enough (they are 1...N for
+    // every method but seeds' own labels); a set otherwise.
+    let (low, high) = labels.labels.withUnsafeBufferPointer { l in
+        var lo = Int32.max, hi = Int32.min
+        for v in l { lo = min(lo, v); hi = max(hi, v) }
+        return (lo, hi)
+    }
+    guard n > 0, high > 0 else { return (labels, 0) }
+    guard low >= 0, Int(high) <= max(4 * n, 1 << 16) else { return (labels, Set(labels.labels).subtracting([0]).count) }
+    var seen = [UInt64](repeating: 0, count: Int(high) / 64 + 1)
+    var count = 0
+    labels.labels.withUnsafeBufferPointer { l in
+        seen.withUnsafeMutableBufferPointer { bits in
+            for v in l where v != 0 {
+                let i = Int(v), word = i >> 6, bit = UInt64(1) << UInt64(i & 63)
+                if bits[word] & bit == 0 { bits[word] |= bit; count += 1 }
+            }
+        }
+    }
+    return (labels, count)
 }
 
 /// Seeds from a file: a JSON list of `[x, y]` or `[x, y, label]` (or `{"x", "y", "label"}`), or
@@ -154,10 +174,5 @@ private func grow<S: PixelSample>(_ image: Image<S>, fileSeeds: [Seed]?, count: 
                                   connectivity: Connectivity) throws -> LabelMap {
     let seeds = try fileSeeds ?? autoSeeds(image, count: count ?? 1)
     guard let tolerance else { return try seededRegionGrowing(image, seeds: seeds, connectivity: connectivity) }
-    var labels = LabelMap(width: image.width, height: image.height)
-    for seed in seeds {
-        let flood = try floodFill(image, seed: (seed.x, seed.y), tolerance: tolerance, connectivity: connectivity)
-        for i in 0..<labels.labels.count where flood.samples[i] != 0 && labels.labels[i] == 0 { labels.labels[i] = seed.label }
-    }
-    return labels
+    return try floodFillLabels(image, seeds: seeds, tolerance: tolerance, connectivity: connectivity)
 }

@@ -53,7 +53,9 @@ public enum CannyThresholds: Sendable {
 /// - Throws: ``CVSegError/invalidArgument(_:)`` for a colour image, a negative or non-finite
 ///   `sigma`, negative or non-finite absolute thresholds, quantiles outside `0...1`, or
 ///   `low > high` (OpenCV would swap them; scikit-image refuses).
-/// - Complexity: O(pixels · (1 + sigma)); quantiles add an O(pixels · log pixels) sort.
+/// - Complexity: O(pixels · (1 + sigma)); quantiles add a selection, O(pixels) expected.
+///   Memory: the result and, for `sigma > 0`, one float64 image (plus one more while quantiles
+///   are selected); everything else is a few rows.
 ///
 /// References: J. Canny, "A Computational Approach to Edge Detection", IEEE TPAMI 8(6):679–698,
 /// 1986; OpenCV `imgproc/src/canny.cpp`; scikit-image `feature/_canny.py`, `_canny_cy.pyx`.
@@ -78,205 +80,366 @@ public func canny(_ image: Image<UInt8>, sigma: Double, thresholds: CannyThresho
     let w = image.width, h = image.height
     if w == 0 || h == 0 { return Image(width: w, height: h, layout: .gray, samples: []) }
     // 0: not an edge, 1: candidate (above low after NMS), 2: seed (above high).
-    let map = sigma == 0 ? opencvCandidates(image, thresholds, norm)
+    var map = sigma == 0 ? opencvCandidates(image, thresholds, norm)
                          : try skimageCandidates(image, sigma, thresholds, norm)
-    return Image(width: w, height: h, layout: .gray, samples: hysteresis(map, w, h, edgeValue))
+    hysteresis(&map, w, h, edgeValue)
+    return Image(width: w, height: h, layout: .gray, samples: map)
 }
 
-/// numpy's `percentile(values, 100 q)` with linear interpolation (`_lerp`).
-func linearQuantile(_ sorted: [Double], _ q: Double) -> Double {
-    let index = q * Double(sorted.count - 1)
-    let below = Int(index.rounded(.down)), above = min(below + 1, sorted.count - 1)
-    let t = index - Double(below), a = sorted[below], b = sorted[above]
+/// numpy's `percentile(values, 100 q)` with linear interpolation (`_lerp`) of `count` values,
+/// given the values' order statistics (`orderStatistic(i)`: the i-th smallest, from 0).
+func linearQuantile(count: Int, _ q: Double, _ orderStatistic: (Int) -> Double) -> Double {
+    let index = q * Double(count - 1)
+    let below = Int(index.rounded(.down)), above = min(below + 1, count - 1)
+    let t = index - Double(below), a = orderStatistic(below), b = above == below ? a : orderStatistic(above)
     let d = b - a
     return t >= 0.5 ? b - d * (1 - t) : a + d * t
 }
 
-/// OpenCV's integer Sobel, NMS and thresholds (see ``canny(_:sigma:thresholds:norm:edgeValue:)``).
-private func opencvCandidates(_ image: Image<UInt8>, _ thresholds: CannyThresholds, _ norm: GradientNorm) -> [UInt8] {
-    let w = image.width, h = image.height, n = w * h
-    var dx = [Int32](repeating: 0, count: n), dy = [Int32](repeating: 0, count: n)
-    var mag = [Int](repeating: 0, count: n)
-    image.samples.withUnsafeBufferPointer { p in
-        for y in 0..<h {
-            let up = max(y - 1, 0) * w, mid = y * w, down = min(y + 1, h - 1) * w
-            for x in 0..<w {
-                let l = max(x - 1, 0), r = min(x + 1, w - 1)
-                let gx = (Int32(p[up + r]) - Int32(p[up + l])) + 2 * (Int32(p[mid + r]) - Int32(p[mid + l]))
-                    + (Int32(p[down + r]) - Int32(p[down + l]))
-                let gy = (Int32(p[down + l]) + 2 * Int32(p[down + x]) + Int32(p[down + r]))
-                    - (Int32(p[up + l]) + 2 * Int32(p[up + x]) + Int32(p[up + r]))
-                dx[mid + x] = gx; dy[mid + x] = gy
-                mag[mid + x] = norm == .l2 ? Int(gx * gx + gy * gy) : Int(abs(gx) + abs(gy))
-            }
+/// numpy's `percentile(values, 100 q)` with linear interpolation (`_lerp`).
+func linearQuantile(_ sorted: [Double], _ q: Double) -> Double {
+    linearQuantile(count: sorted.count, q) { sorted[$0] }
+}
+
+/// Rearranges `a` so that `a[k]` is the value a full sort would put there, everything before it
+/// `<=` and everything after it `>=` (C++ `nth_element`). Quickselect with median-of-three pivots
+/// and Hoare partitioning (runs of equal values split evenly); a range that shrinks too slowly
+/// is finished by sorting it, so the worst case stays O(n log n).
+func selectNth<T: Comparable>(_ a: UnsafeMutableBufferPointer<T>, _ k: Int) {
+    var lo = 0, hi = a.count - 1
+    var budget = 2 * (Int.bitWidth - a.count.leadingZeroBitCount) + 8
+    while hi > lo {
+        if hi - lo < 16 || budget == 0 {
+            var part = UnsafeMutableBufferPointer(rebasing: a[lo...hi])
+            part.sort()
+            return
+        }
+        budget -= 1
+        let mid = lo + (hi - lo) / 2
+        if a[mid] < a[lo] { a.swapAt(mid, lo) }
+        if a[hi] < a[lo] { a.swapAt(hi, lo) }
+        if a[hi] < a[mid] { a.swapAt(hi, mid) }
+        let pivot = a[mid]
+        var i = lo - 1, j = hi + 1
+        while true {
+            repeat { i += 1 } while a[i] < pivot
+            repeat { j -= 1 } while pivot < a[j]
+            if i >= j { break }
+            a.swapAt(i, j)
+        }
+        // a[lo...j] <= pivot <= a[j+1...hi]
+        if k <= j { hi = j } else { lo = j + 1 }
+    }
+}
+
+/// The quantiles `qs` (linear interpolation, as numpy) of the values in `a`, by selection
+/// instead of a sort: the same numbers as ``linearQuantile(_:_:)`` on the sorted values. `a` is
+/// reordered. `transform` maps a value to the sorted scale (monotone non-decreasing).
+func selectedQuantiles<T: Comparable>(_ a: UnsafeMutableBufferPointer<T>, _ qs: [Double],
+                                      _ transform: (T) -> Double) -> [Double] {
+    let n = a.count
+    return qs.map { q in
+        linearQuantile(count: n, q) { i in
+            selectNth(a, i)
+            return transform(a[i])
         }
     }
+}
+
+/// OpenCV's integer Sobel, NMS and thresholds (see ``canny(_:sigma:thresholds:norm:edgeValue:)``).
+///
+/// Rows are processed as a band: the Sobel responses and magnitudes of three rows live in small
+/// ring buffers (as OpenCV's own implementation), so the only full-size buffer is the result.
+private func opencvCandidates(_ image: Image<UInt8>, _ thresholds: CannyThresholds, _ norm: GradientNorm) -> [UInt8] {
+    let w = image.width, h = image.height, n = w * h
+    let l2 = norm == .l2
+    // One row's Sobel: dx, dy and the magnitude (L2: dx² + dy², L1: |dx| + |dy|).
+    @inline(__always)
+    func sobelRow(_ p: UnsafePointer<UInt8>, _ y: Int, _ dxRow: UnsafeMutablePointer<Int32>,
+                  _ dyRow: UnsafeMutablePointer<Int32>, _ magRow: UnsafeMutablePointer<Int32>) {
+        let up = p + max(y - 1, 0) * w, mid = p + y * w, down = p + min(y + 1, h - 1) * w
+        @inline(__always) func at(_ x: Int) {
+            let l = max(x - 1, 0), r = min(x + 1, w - 1)
+            let gx = (Int32(up[r]) - Int32(up[l])) + 2 * (Int32(mid[r]) - Int32(mid[l])) + (Int32(down[r]) - Int32(down[l]))
+            let gy = (Int32(down[l]) + 2 * Int32(down[x]) + Int32(down[r])) - (Int32(up[l]) + 2 * Int32(up[x]) + Int32(up[r]))
+            dxRow[x] = gx; dyRow[x] = gy
+            magRow[x] = l2 ? gx &* gx &+ gy &* gy : abs(gx) &+ abs(gy)
+        }
+        at(0)
+        if w > 2 {
+            if l2 {
+                for x in 1..<(w - 1) {
+                    let gx = (Int32(up[x + 1]) &- Int32(up[x - 1])) &+ 2 &* (Int32(mid[x + 1]) &- Int32(mid[x - 1]))
+                        &+ (Int32(down[x + 1]) &- Int32(down[x - 1]))
+                    let gy = (Int32(down[x - 1]) &+ 2 &* Int32(down[x]) &+ Int32(down[x + 1]))
+                        &- (Int32(up[x - 1]) &+ 2 &* Int32(up[x]) &+ Int32(up[x + 1]))
+                    dxRow[x] = gx; dyRow[x] = gy
+                    magRow[x] = gx &* gx &+ gy &* gy
+                }
+            } else {
+                for x in 1..<(w - 1) {
+                    let gx = (Int32(up[x + 1]) &- Int32(up[x - 1])) &+ 2 &* (Int32(mid[x + 1]) &- Int32(mid[x - 1]))
+                        &+ (Int32(down[x + 1]) &- Int32(down[x - 1]))
+                    let gy = (Int32(down[x - 1]) &+ 2 &* Int32(down[x]) &+ Int32(down[x + 1]))
+                        &- (Int32(up[x - 1]) &+ 2 &* Int32(up[x]) &+ Int32(up[x + 1]))
+                    dxRow[x] = gx; dyRow[x] = gy
+                    magRow[x] = abs(gx) &+ abs(gy)
+                }
+            }
+        }
+        if w > 1 { at(w - 1) }
+    }
+    // Ring buffers: three rows of dx, dy, and magnitudes padded by one 0 on each side.
+    let stride = w + 2
+    let dxRing = UnsafeMutablePointer<Int32>.allocate(capacity: 3 * w)
+    let dyRing = UnsafeMutablePointer<Int32>.allocate(capacity: 3 * w)
+    let magRing = UnsafeMutablePointer<Int32>.allocate(capacity: 4 * stride) // the 4th row: zeros outside the image
+    defer { dxRing.deallocate(); dyRing.deallocate(); magRing.deallocate() }
+    magRing.initialize(repeating: 0, count: 4 * stride)
+
     var (lowT, highT): (Double, Double)
     switch thresholds {
     case .absolute(let lo, let hi): (lowT, highT) = (lo, hi)
     case .quantiles(let lo, let hi):
-        let sorted = mag.map { norm == .l2 ? Double($0).squareRoot() : Double($0) }.sorted()
-        (lowT, highT) = (linearQuantile(sorted, lo), linearQuantile(sorted, hi))
+        // Order statistics of the integer magnitudes (√ is monotone, so they give those of √m).
+        var all = [Int32](repeating: 0, count: n)
+        let q = all.withUnsafeMutableBufferPointer { a in
+            image.samples.withUnsafeBufferPointer { p in
+                for y in 0..<h { sobelRow(p.baseAddress!, y, dxRing, dyRing, a.baseAddress! + y * w) }
+            }
+            return selectedQuantiles(a, [lo, hi]) { l2 ? Double($0).squareRoot() : Double($0) }
+        }
+        (lowT, highT) = (q[0], q[1])
     }
-    if norm == .l2 {
+    if l2 {
         lowT = min(32767, lowT); highT = min(32767, highT)
         if lowT > 0 { lowT *= lowT }
         if highT > 0 { highT *= highT }
     }
     let low = Int(lowT.rounded(.down)), high = Int(highT.rounded(.down))
-    let tg22 = 13573
-    var map = [UInt8](repeating: 0, count: n)
-    mag.withUnsafeBufferPointer { m in
-        dx.withUnsafeBufferPointer { dx in
-            dy.withUnsafeBufferPointer { dy in
-                @inline(__always) func at(_ y: Int, _ x: Int) -> Int {
-                    (y < 0 || y >= h || x < 0 || x >= w) ? 0 : m[y * w + x]
-                }
-                for y in 0..<h {
-                    for x in 0..<w {
-                        let i = y * w + x, v = m[i]
-                        guard v > low else { continue }
-                        let xs = Int(dx[i]), ys = Int(dy[i])
-                        let ax = abs(xs), ay = abs(ys) << 15
-                        let tg22x = ax * tg22
+    // Magnitudes stay below 2^22, so thresholds clamp into Int32 without changing any comparison.
+    let low32 = Int32(clamping: low), high32 = Int32(clamping: high)
+    let tg22: Int32 = 13573
+    return [UInt8](unsafeUninitializedCapacity: n) { map, initialized in
+        image.samples.withUnsafeBufferPointer { pb in
+            let p = pb.baseAddress!
+            let zeroRow = magRing + 3 * stride + 1
+            @inline(__always) func magRow(_ y: Int) -> UnsafeMutablePointer<Int32> {
+                (y < 0 || y >= h) ? zeroRow : magRing + (y % 3) * stride + 1
+            }
+            sobelRow(p, 0, dxRing, dyRing, magRow(0))
+            for y in 0..<h {
+                if y + 1 < h { sobelRow(p, y + 1, dxRing + ((y + 1) % 3) * w, dyRing + ((y + 1) % 3) * w, magRow(y + 1)) }
+                let above = magRow(y - 1), row = magRow(y), below = magRow(y + 1)
+                let dx = dxRing + (y % 3) * w, dy = dyRing + (y % 3) * w
+                let out = map.baseAddress! + y * w
+                for x in 0..<w {
+                    let v = row[x]
+                    var mark: UInt8 = 0
+                    if v > low32 {
+                        let xs = dx[x], ys = dy[x]
+                        let ax = Int(abs(xs)), ay = Int(abs(ys)) << 15
+                        let tg22x = ax * Int(tg22)
                         let keep: Bool
                         if ay < tg22x {
-                            keep = v > at(y, x - 1) && v >= at(y, x + 1)
+                            keep = v > row[x - 1] && v >= row[x + 1]
                         } else if ay > tg22x + (ax << 16) {
-                            keep = v > at(y - 1, x) && v >= at(y + 1, x)
+                            keep = v > above[x] && v >= below[x]
                         } else {
                             let s = (xs ^ ys) < 0 ? -1 : 1
-                            keep = v > at(y - 1, x - s) && v > at(y + 1, x + s)
+                            keep = v > above[x - s] && v > below[x + s]
                         }
-                        if keep { map[i] = v > high ? 2 : 1 }
+                        if keep { mark = v > high32 ? 2 : 1 }
                     }
+                    out[x] = mark
                 }
             }
         }
+        initialized = n
     }
-    return map
 }
 
-/// One zero-padded 1-D correlation pass with a symmetric kernel (SciPy `mode='constant'`, cval 0).
-private func correlateConstant(_ src: [Double], _ kernel: [Double], w: Int, h: Int, alongRows: Bool) -> [Double] {
+/// scikit-image's smoothing (SciPy `mode='constant'`, cval 0, then divided by the same filter of
+/// an all-ones image), as a float64 image: the column pass reads the 8-bit image directly
+/// (`v / 255`), the row pass works in place with one row of scratch. The all-ones image is
+/// never stored: its filtered value depends only on the row's and the column's distances to
+/// the border, so one row of it is computed per distinct column-pass value and reused.
+private func skimageSmoothed(_ image: Image<UInt8>, _ kernel: [Double]) -> [Double] {
+    let w = image.width, h = image.height, n = w * h
     let r = kernel.count / 2
-    var out = [Double](repeating: 0, count: src.count)
-    src.withUnsafeBufferPointer { s in
+    if kernel.count == 1 { return image.samples.map { Double($0) / 255 } }
+    return [Double](unsafeUninitializedCapacity: n) { f, initialized in
+        let fb = f.baseAddress!
+        let scratch = UnsafeMutablePointer<Double>.allocate(capacity: w)
+        let onesRow = UnsafeMutablePointer<Double>.allocate(capacity: w)
+        defer { scratch.deallocate(); onesRow.deallocate() }
         kernel.withUnsafeBufferPointer { k in
+            image.samples.withUnsafeBufferPointer { sb in
+                let s = sb.baseAddress!
+                // Column pass (axis 0) from the 8-bit image.
+                for y in 0..<h {
+                    let out = fb + y * w
+                    let t0 = max(-r, -y), t1 = min(r, h - 1 - y)
+                    for x in 0..<w { out[x] = 0 }
+                    if t0 == -r && t1 == r {
+                        for t in -r...r {
+                            let kt = k[t + r], src = s + (y + t) * w
+                            for x in 0..<w { out[x] += kt * (Double(src[x]) / 255) }
+                        }
+                    } else {
+                        for t in -r...r where t >= t0 && t <= t1 {
+                            let kt = k[t + r], src = s + (y + t) * w
+                            for x in 0..<w { out[x] += kt * (Double(src[x]) / 255) }
+                        }
+                    }
+                }
+            }
+            // Row pass (axis 1) in place, then the division by the filtered all-ones image.
+            let eps = Double.ulpOfOne
+            var onesColumnValue = Double.nan
             for y in 0..<h {
+                // The all-ones column pass: the kernel taps inside the image, summed in order.
+                var cy = 0.0
+                for t in -r...r where y + t >= 0 && y + t < h { cy += k[t + r] * 1.0 }
+                if !(cy == onesColumnValue) || onesColumnValue.isNaN {
+                    onesColumnValue = cy
+                    for x in 0..<w {
+                        var acc = 0.0
+                        for t in -r...r where x + t >= 0 && x + t < w { acc += k[t + r] * cy }
+                        onesRow[x] = acc + eps
+                    }
+                }
+                let row = fb + y * w
+                scratch.update(from: row, count: w)
                 for x in 0..<w {
                     var acc = 0.0
-                    for t in -r...r {
-                        let yy = alongRows ? y : y + t, xx = alongRows ? x + t : x
-                        if yy >= 0, yy < h, xx >= 0, xx < w { acc += k[t + r] * s[yy * w + xx] }
+                    if x >= r && x + r < w {
+                        let base = scratch + x - r
+                        for t in 0..<(2 * r + 1) { acc += k[t] * base[t] }
+                    } else {
+                        for t in -r...r where x + t >= 0 && x + t < w { acc += k[t + r] * scratch[x + t] }
                     }
-                    out[y * w + x] = acc
+                    row[x] = acc / onesRow[x]
                 }
             }
         }
+        initialized = n
     }
-    return out
 }
 
 /// scikit-image's smoothing, Sobel, bilinear NMS and thresholds (see ``canny(_:sigma:thresholds:norm:edgeValue:)``).
+///
+/// Besides the smoothed float64 image, only three rows of magnitudes are kept (a ring), and the
+/// Sobel components are recomputed where NMS needs them; quantile thresholds need every
+/// magnitude once, in a temporary array freed before NMS.
 private func skimageCandidates(_ image: Image<UInt8>, _ sigma: Double, _ thresholds: CannyThresholds,
                                _ norm: GradientNorm) throws -> [UInt8] {
     let w = image.width, h = image.height, n = w * h
     let kernel = try gaussianKernel(sigma: sigma)
-    var f = image.samples.map { Double($0) / 255 }
-    var ones = [Double](repeating: 1, count: n)
-    if kernel.count > 1 {
-        f = correlateConstant(correlateConstant(f, kernel, w: w, h: h, alongRows: false), kernel, w: w, h: h, alongRows: true)
-        ones = correlateConstant(correlateConstant(ones, kernel, w: w, h: h, alongRows: false), kernel, w: w, h: h, alongRows: true)
-        let eps = Double.ulpOfOne
-        for i in 0..<n { f[i] /= ones[i] + eps }
-    }
-    // ndimage.sobel: [-1, 0, 1] along the derivative axis, [1, 2, 1] across; 'reflect' borders,
-    // which for a radius of 1 repeat the edge sample.
-    var isobel = [Double](repeating: 0, count: n), jsobel = [Double](repeating: 0, count: n)
-    var mag = [Double](repeating: 0, count: n)
-    f.withUnsafeBufferPointer { p in
-        for y in 0..<h {
+    let f = skimageSmoothed(image, kernel)
+    let l2 = norm == .l2
+    return f.withUnsafeBufferPointer { fb in
+        let p = fb.baseAddress!
+        // ndimage.sobel: [-1, 0, 1] along the derivative axis, [1, 2, 1] across; 'reflect' borders,
+        // which for a radius of 1 repeat the edge sample.
+        @inline(__always) func sobel(_ y: Int, _ x: Int) -> (i: Double, j: Double) {
             let up = max(y - 1, 0) * w, mid = y * w, down = min(y + 1, h - 1) * w
+            let l = max(x - 1, 0), r = min(x + 1, w - 1)
+            let j = (p[up + r] - p[up + l]) + 2 * (p[mid + r] - p[mid + l]) + (p[down + r] - p[down + l])
+            let i = (p[down + l] - p[up + l]) + 2 * (p[down + x] - p[up + x]) + (p[down + r] - p[up + r])
+            return (i, j)
+        }
+        @inline(__always) func magnitudeRow(_ y: Int, _ out: UnsafeMutablePointer<Double>) {
             for x in 0..<w {
-                let l = max(x - 1, 0), r = min(x + 1, w - 1)
-                let j = (p[up + r] - p[up + l]) + 2 * (p[mid + r] - p[mid + l]) + (p[down + r] - p[down + l])
-                let i = (p[down + l] - p[up + l]) + 2 * (p[down + x] - p[up + x]) + (p[down + r] - p[up + r])
-                isobel[mid + x] = i; jsobel[mid + x] = j
-                let v = norm == .l2 ? (i * i + j * j).squareRoot() : abs(i) + abs(j)
-                mag[mid + x] = v < 1e-10 ? 0 : v // rounding noise of flat areas is no gradient
+                let (i, j) = sobel(y, x)
+                let v = l2 ? (i * i + j * j).squareRoot() : abs(i) + abs(j)
+                out[x] = v < 1e-10 ? 0 : v // rounding noise of flat areas is no gradient
             }
         }
-    }
-    var (low, high): (Double, Double)
-    switch thresholds {
-    case .absolute(let lo, let hi): (low, high) = (lo / 255, hi / 255)
-    case .quantiles(let lo, let hi):
-        let sorted = mag.sorted()
-        (low, high) = (linearQuantile(sorted, lo), linearQuantile(sorted, hi))
-    }
-    let lowF = low == 0 ? 1e-14 : Double(Float(low)) // the Cython parameter is a C float
-    var map = [UInt8](repeating: 0, count: n)
-    guard w >= 3, h >= 3 else { return map }
-    mag.withUnsafeBufferPointer { m in
-        isobel.withUnsafeBufferPointer { isb in
-            jsobel.withUnsafeBufferPointer { jsb in
-                @inline(__always) func interp(_ a: Int, _ b: Int, _ wt: Double) -> Double { m[b] * wt + m[a] * (1.0 - wt) }
-                for y in 1..<(h - 1) {
-                    for x in 1..<(w - 1) {
-                        let c = y * w + x, v = m[c]
-                        guard v >= lowF else { continue }
-                        let gi = isb[c], gj = jsb[c]
-                        let down = gi <= 0, upward = !down, left = gj <= 0, right = !left
-                        let ai = abs(gi), aj = abs(gj)
-                        var keep = false
-                        if (upward && right) || (down && left) {
-                            if ai > aj {
-                                let wt = aj / ai
-                                keep = interp(c + w, c + w + 1, wt) <= v && interp(c - w, c - w - 1, wt) <= v
-                            } else {
-                                let wt = ai / aj
-                                keep = interp(c + 1, c + w + 1, wt) <= v && interp(c - 1, c - w - 1, wt) <= v
-                            }
-                        } else if (down && right) || (upward && left) {
-                            if ai < aj {
-                                let wt = ai / aj
-                                keep = interp(c + 1, c - w + 1, wt) <= v && interp(c - 1, c + w - 1, wt) <= v
-                            } else {
-                                let wt = aj / ai
-                                keep = interp(c - w, c - w + 1, wt) <= v && interp(c + w, c + w - 1, wt) <= v
-                            }
+        var (low, high): (Double, Double)
+        switch thresholds {
+        case .absolute(let lo, let hi): (low, high) = (lo / 255, hi / 255)
+        case .quantiles(let lo, let hi):
+            var all = [Double](unsafeUninitializedCapacity: n) { a, initialized in
+                for y in 0..<h { magnitudeRow(y, a.baseAddress! + y * w) }
+                initialized = n
+            }
+            let q = all.withUnsafeMutableBufferPointer { selectedQuantiles($0, [lo, hi]) { $0 } }
+            (low, high) = (q[0], q[1])
+        }
+        let lowF = low == 0 ? 1e-14 : Double(Float(low)) // the Cython parameter is a C float
+        var map = [UInt8](repeating: 0, count: n)
+        guard w >= 3, h >= 3 else { return map }
+        let ring = UnsafeMutablePointer<Double>.allocate(capacity: 3 * w)
+        defer { ring.deallocate() }
+        magnitudeRow(0, ring)
+        magnitudeRow(1, ring + w)
+        map.withUnsafeMutableBufferPointer { mb in
+            for y in 1..<(h - 1) {
+                magnitudeRow(y + 1, ring + ((y + 1) % 3) * w)
+                let above = ring + ((y - 1) % 3) * w, row = ring + (y % 3) * w, below = ring + ((y + 1) % 3) * w
+                // m[c ± w ± 1] through the ring: row offsets -1, 0, +1 and column offsets.
+                @inline(__always) func m(_ dy: Int, _ x: Int) -> Double {
+                    dy < 0 ? above[x] : (dy > 0 ? below[x] : row[x])
+                }
+                @inline(__always) func interp(_ ay: Int, _ ax: Int, _ by: Int, _ bx: Int, _ wt: Double) -> Double {
+                    m(by, bx) * wt + m(ay, ax) * (1.0 - wt)
+                }
+                let out = mb.baseAddress! + y * w
+                for x in 1..<(w - 1) {
+                    let v = row[x]
+                    guard v >= lowF else { continue }
+                    let (gi, gj) = sobel(y, x)
+                    let down = gi <= 0, upward = !down, left = gj <= 0, right = !left
+                    let ai = abs(gi), aj = abs(gj)
+                    var keep = false
+                    if (upward && right) || (down && left) {
+                        if ai > aj {
+                            let wt = aj / ai
+                            keep = interp(1, x, 1, x + 1, wt) <= v && interp(-1, x, -1, x - 1, wt) <= v
+                        } else {
+                            let wt = ai / aj
+                            keep = interp(0, x + 1, 1, x + 1, wt) <= v && interp(0, x - 1, -1, x - 1, wt) <= v
                         }
-                        if keep { map[c] = v >= high ? 2 : 1 }
+                    } else if (down && right) || (upward && left) {
+                        if ai < aj {
+                            let wt = ai / aj
+                            keep = interp(0, x + 1, -1, x + 1, wt) <= v && interp(0, x - 1, 1, x - 1, wt) <= v
+                        } else {
+                            let wt = aj / ai
+                            keep = interp(-1, x, -1, x + 1, wt) <= v && interp(1, x, 1, x - 1, wt) <= v
+                        }
                     }
+                    if keep { out[x] = v >= high ? 2 : 1 }
                 }
             }
         }
+        return map
     }
-    return map
 }
 
-/// Keeps the candidates 8-connected to a seed; writes `edgeValue` there, 0 elsewhere.
-private func hysteresis(_ map: [UInt8], _ w: Int, _ h: Int, _ edgeValue: UInt8) -> [UInt8] {
-    var out = [UInt8](repeating: 0, count: w * h)
-    var stack = [Int]()
-    map.withUnsafeBufferPointer { m in
-        out.withUnsafeMutableBufferPointer { o in
-            for i in 0..<(w * h) where m[i] == 2 && o[i] == 0 {
-                o[i] = 1
-                stack.append(i)
-                while let p = stack.popLast() {
-                    let py = p / w, px = p % w
-                    for ny in max(py - 1, 0)...min(py + 1, h - 1) {
-                        for nx in max(px - 1, 0)...min(px + 1, w - 1) {
-                            let q = ny * w + nx
-                            if m[q] != 0 && o[q] == 0 { o[q] = 1; stack.append(q) }
-                        }
+/// Keeps the candidates 8-connected to a seed, in place: `edgeValue` there, 0 elsewhere.
+private func hysteresis(_ map: inout [UInt8], _ w: Int, _ h: Int, _ edgeValue: UInt8) {
+    let n = w * h
+    precondition(n <= Int(Int32.max), "canny: images over 2^31 pixels are not supported")
+    var stack = [Int32]()
+    map.withUnsafeMutableBufferPointer { mb in
+        let m = mb.baseAddress!
+        // 3 marks a pixel kept (a seed, or a candidate reached from one).
+        for i in 0..<n where m[i] == 2 {
+            m[i] = 3
+            stack.append(Int32(truncatingIfNeeded: i))
+            while let top = stack.popLast() {
+                let p = Int(top)
+                let py = p / w, px = p - py * w
+                for ny in max(py - 1, 0)...min(py + 1, h - 1) {
+                    for nx in max(px - 1, 0)...min(px + 1, w - 1) {
+                        let q = ny * w + nx
+                        if m[q] == 1 || m[q] == 2 { m[q] = 3; stack.append(Int32(truncatingIfNeeded: q)) }
                     }
                 }
             }
-            if edgeValue != 1 { for i in 0..<(w * h) where o[i] == 1 { o[i] = edgeValue } }
         }
+        for i in 0..<n { m[i] = m[i] == 3 ? edgeValue : 0 }
     }
-    return out
 }

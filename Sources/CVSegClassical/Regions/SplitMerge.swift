@@ -40,6 +40,8 @@ public enum Homogeneity: Sendable {
 ///
 /// References: S. L. Horowitz, T. Pavlidis, "Picture segmentation by a tree traversal algorithm",
 /// J. ACM 23(2), 1976.
+@_specialize(where Sample == UInt8)
+@_specialize(where Sample == UInt16)
 public func splitAndMerge<Sample: PixelSample>(_ image: Image<Sample>, predicate: Homogeneity,
                                                minBlock: Int = 2) throws -> LabelMap
 {
@@ -97,44 +99,46 @@ public func splitAndMerge<Sample: PixelSample>(_ image: Image<Sample>, predicate
     for (i, b) in leaves.enumerated() {
         for y in b.y..<(b.y + b.h) { for x in b.x..<(b.x + b.w) { leafOf[y * width + x] = Int32(i) } }
     }
-    var adjacent = [[Int32]](repeating: [], count: leaves.count)
-    leafOf.withUnsafeBufferPointer { lf in
-        for (i, b) in leaves.enumerated() {
-            var set: [Int32] = []
-            // Right and bottom edges, plus left and top: every neighbour across the border.
-            if b.x + b.w < width { for y in b.y..<(b.y + b.h) { set.append(lf[y * width + b.x + b.w]) } }
-            if b.x > 0 { for y in b.y..<(b.y + b.h) { set.append(lf[y * width + b.x - 1]) } }
-            if b.y + b.h < height { for x in b.x..<(b.x + b.w) { set.append(lf[(b.y + b.h) * width + x]) } }
-            if b.y > 0 { for x in b.x..<(b.x + b.w) { set.append(lf[(b.y - 1) * width + x]) } }
-            set.sort()
-            var unique: [Int32] = []
-            for j in set where unique.last != j { unique.append(j) }
-            adjacent[i] = unique
-        }
-    }
+    // Each leaf's neighbours (sorted, distinct) are gathered when the merge reaches it: they
+    // depend on the leaves only, not on the merges so far, and no per-leaf list is stored.
     var sets = DisjointSet(count: leaves.count)
-    for i in leaves.indices {
-        for j in adjacent[i] {
-            let ri = sets.find(i), rj = sets.find(Int(j))
-            if ri == rj { continue }
-            let merged = regionStats[ri].union(regionStats[rj])
-            if merged.passes(predicate, threshold) {
-                let root = sets.union(ri, rj)
-                regionStats[root] = merged
+    var neighbours: [Int32] = []
+    leafOf.withUnsafeBufferPointer { lf in
+        for i in leaves.indices {
+            let b = leaves[i]
+            neighbours.removeAll(keepingCapacity: true)
+            // Right and bottom edges, plus left and top: every neighbour across the border.
+            if b.x + b.w < width { for y in b.y..<(b.y + b.h) { neighbours.append(lf[y * width + b.x + b.w]) } }
+            if b.x > 0 { for y in b.y..<(b.y + b.h) { neighbours.append(lf[y * width + b.x - 1]) } }
+            if b.y + b.h < height { for x in b.x..<(b.x + b.w) { neighbours.append(lf[(b.y + b.h) * width + x]) } }
+            if b.y > 0 { for x in b.x..<(b.x + b.w) { neighbours.append(lf[(b.y - 1) * width + x]) } }
+            neighbours.sort()
+            var previous: Int32 = -1
+            for j in neighbours where j != previous {
+                previous = j
+                let ri = sets.find(i), rj = sets.find(Int(j))
+                if ri == rj { continue }
+                let merged = regionStats[ri].union(regionStats[rj])
+                if merged.passes(predicate, threshold) {
+                    let root = sets.union(ri, rj)
+                    regionStats[root] = merged
+                }
             }
         }
     }
 
     // 3. Relabel in raster order of first pixel.
+    // In place: the leaf map becomes the label map.
     var finalLabel = [Int32](repeating: 0, count: leaves.count)
     var next: Int32 = 0
-    var labels = [Int32](repeating: 0, count: n)
-    for p in 0..<n {
-        let r = sets.find(Int(leafOf[p]))
-        if finalLabel[r] == 0 { next += 1; finalLabel[r] = next }
-        labels[p] = finalLabel[r]
+    leafOf.withUnsafeMutableBufferPointer { lf in
+        for p in 0..<n {
+            let r = sets.find(Int(lf[p]))
+            if finalLabel[r] == 0 { next += 1; finalLabel[r] = next }
+            lf[p] = finalLabel[r]
+        }
     }
-    return LabelMap(width: width, height: height, labels: labels)
+    return LabelMap(width: width, height: height, labels: leafOf)
 }
 
 /// A pixel rectangle of the split quadtree.

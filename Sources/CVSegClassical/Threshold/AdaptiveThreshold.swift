@@ -30,38 +30,72 @@ public func adaptiveThreshold(_ image: Image<UInt8>, method: AdaptiveMethod, blo
     }
     guard b >= 3, b % 2 == 1 else { throw CVSegError.invalidArgument("the block size must be odd and at least 3, not \(b)") }
     guard c.isFinite else { throw CVSegError.invalidArgument("the offset must be finite") }
-    let mean = method == .mean ? boxMean(image, b) : gaussianMean(image, b)
-    let delta = Int(c.rounded(.up))
+    // |v − mean| <= 255, so offsets beyond ±256 act alike (and cannot overflow Int).
+    let delta = Int(min(max(c, -256), 256).rounded(.up))
     let above: UInt8 = invert ? 0 : foreground, below: UInt8 = invert ? foreground : 0
-    var out = [UInt8](repeating: 0, count: image.pixelCount)
-    for i in 0..<out.count { out[i] = Int(image.samples[i]) - Int(mean[i]) > -delta ? above : below }
+    if image.pixelCount == 0 { return image }
+    if method == .mean {
+        return Image(width: image.width, height: image.height, layout: .gray,
+                     samples: boxMeanThreshold(image, b, delta: delta, above: above, below: below))
+    }
+    let mean = gaussianMean(image, b)
+    let out = [UInt8](unsafeUninitializedCapacity: image.pixelCount) { o, initialized in
+        image.samples.withUnsafeBufferPointer { px in
+            mean.withUnsafeBufferPointer { m in
+                for i in 0..<o.count { o[i] = Int(px[i]) - Int(m[i]) > -delta ? above : below }
+            }
+        }
+        initialized = image.pixelCount
+    }
     return Image(width: image.width, height: image.height, layout: .gray, samples: out)
 }
 
 /// Replicated border: clamp into 0..<n.
 @inline(__always) private func clamp(_ i: Int, _ n: Int) -> Int { min(max(i, 0), n - 1) }
 
-/// round(Σ / b²) over each window, as `(2Σ + b²) / 2b²` in integers (b² is odd: no ties).
-private func boxMean(_ image: Image<UInt8>, _ b: Int) -> [UInt8] {
+/// The mean variant in one pass: the window mean is round(Σ / b²) = ⌊(2Σ + b²) / 2b²⌋ (b² is
+/// odd: no ties), and `v − mean > −δ` ⟺ `mean < v + δ` ⟺ `2Σ + b² < 2b²·(v + δ)` (⌊x⌋ < k ⟺
+/// x < k for an integer k), so no mean image and no division are needed. Column sums over the
+/// window's rows are kept for the image's columns, the replicated border columns are added per
+/// row (O(b) a row), and each row's window sums run along it.
+private func boxMeanThreshold(_ image: Image<UInt8>, _ b: Int, delta: Int, above: UInt8, below: UInt8) -> [UInt8] {
     let w = image.width, h = image.height, r = b / 2
-    var colSum = [Int](repeating: 0, count: w)
-    var out = [UInt8](repeating: 0, count: w * h)
-    let area = b * b
-    image.samples.withUnsafeBufferPointer { px in
-        for y in -r...r { for x in 0..<w { colSum[x] += Int(px[clamp(y, h) * w + x]) } }
-        for y in 0..<h {
-            if y > 0 {
-                for x in 0..<w { colSum[x] += Int(px[clamp(y + r, h) * w + x]) - Int(px[clamp(y - r - 1, h) * w + x]) }
+    let area = b * b, twoArea = 2 * area
+    let colSum = UnsafeMutablePointer<Int32>.allocate(capacity: w + 2 * r)
+    defer { colSum.deallocate() }
+    colSum.initialize(repeating: 0, count: w + 2 * r)
+    let cs = colSum + r // cs[-r ..< w + r]
+    return [UInt8](unsafeUninitializedCapacity: w * h) { out, initialized in
+        image.samples.withUnsafeBufferPointer { pb in
+            let px = pb.baseAddress!
+            for y in -r...r {
+                let row = px + clamp(y, h) * w
+                for x in 0..<w { cs[x] &+= Int32(row[x]) }
             }
-            var s = 0
-            for x in -r...r { s += colSum[clamp(x, w)] }
-            for x in 0..<w {
-                if x > 0 { s += colSum[clamp(x + r, w)] - colSum[clamp(x - r - 1, w)] }
-                out[y * w + x] = UInt8((2 * s + area) / (2 * area))
+            for y in 0..<h {
+                if y > 0 {
+                    let add = px + clamp(y + r, h) * w, sub = px + clamp(y - r - 1, h) * w
+                    for x in 0..<w { cs[x] &+= Int32(add[x]) &- Int32(sub[x]) }
+                }
+                let first = cs[0], last = cs[w - 1]
+                for x in 1...r { cs[-x] = first; cs[w - 1 + x] = last }
+                var s = 0
+                for x in -r...r { s += Int(cs[x]) }
+                let row = px + y * w, o = out.baseAddress! + y * w
+                // Foreground ⟺ 2Σ + b² − 2b²δ < 2b²·v; the byte is chosen without a branch.
+                let c0 = area &- twoArea &* delta, flip = above ^ below
+                @inline(__always) func pick(_ fg: Bool) -> UInt8 { below ^ (flip & (0 &- UInt8(fg ? 1 : 0))) }
+                o[0] = pick(2 &* s &+ c0 < twoArea &* Int(row[0]))
+                if w > 1 {
+                    for x in 1..<w {
+                        s = s &+ Int(cs[x + r]) &- Int(cs[x - r - 1])
+                        o[x] = pick(2 &* s &+ c0 < twoArea &* Int(row[x]))
+                    }
+                }
             }
         }
+        initialized = w * h
     }
-    return out
 }
 
 /// OpenCV's `getGaussianKernel(b, 0, CV_32F)`.

@@ -86,20 +86,26 @@ public func multiOtsuThresholds(histogram full: [Int], classes: Int) throws -> [
 /// thresholds the value is above (`value > t`), 0...K−1. (scikit-image's example uses
 /// `np.digitize`, which puts a pixel equal to a threshold in the upper class; cvseg keeps the
 /// single-threshold rule `value > t` for every level.)
+@_specialize(where Sample == UInt8)
+@_specialize(where Sample == UInt16)
 public func multiThresholdLabels<Sample: PixelSample>(_ image: Image<Sample>, thresholds: [Int]) -> Image<UInt8> {
     precondition(image.layout == .gray, "labels need a one-channel image")
     precondition(thresholds.count < 256, "at most 255 thresholds")
-    // A lookup table over the sample range: labels for 8-bit, a binary search per pixel otherwise.
-    if Sample.bitWidth == 8 {
-        let table = (0..<256).map { v in UInt8(thresholds.filter { v > $0 }.count) }
-        return image.mapSamples { table[Int($0)] }
+    // A lookup table over the sample range (256 entries for 8-bit, 65536 for 16-bit: cheaper
+    // than a binary search per pixel on any image of more than a few hundred pixels).
+    let size = Int(Sample.max) + 1
+    var table = [UInt8](repeating: 0, count: size)
+    for t in thresholds where t + 1 < size {
+        for v in max(t + 1, 0)..<size { table[v] &+= 1 }
     }
-    return image.mapSamples { v in
-        var lo = 0, hi = thresholds.count
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            if Int(v) > thresholds[mid] { lo = mid + 1 } else { hi = mid }
+    let count = image.pixelCount
+    let out = [UInt8](unsafeUninitializedCapacity: count) { o, initialized in
+        table.withUnsafeBufferPointer { lut in
+            image.samples.withUnsafeBufferPointer { px in
+                for i in 0..<count { o[i] = lut[Int(px[i])] }
+            }
         }
-        return UInt8(lo)
+        initialized = count
     }
+    return Image(width: image.width, height: image.height, layout: .gray, samples: out)
 }

@@ -1,0 +1,76 @@
+import Testing
+import CVSegCore
+@testable import CVSegClassical
+
+/// The fast paths against the plain definitions they replace: quantiles by selection against a
+/// full sort, multi-seed flood labels against one flood per seed, the one-pass adaptive mean
+/// against a naive window mean.
+@Suite struct FastPathTests {
+    static func randomGray(_ w: Int, _ h: Int, levels: UInt64, seed: UInt64) -> Image<UInt8> {
+        var rng = SplitMix64(seed: seed)
+        return Image(width: w, height: h, layout: .gray, samples: (0..<(w * h)).map { _ in UInt8(rng.next() % levels) })
+    }
+
+    @Test(arguments: [1, 2, 3, 17, 100, 1001])
+    func selectedQuantilesEqualSortedOnes(count: Int) {
+        var rng = SplitMix64(seed: UInt64(count))
+        for distinct in [UInt64(3), 1000] {
+            let values = (0..<count).map { _ in Double(rng.next() % distinct) * 0.37 }
+            let sorted = values.sorted()
+            for q in [0.0, 0.1, 0.5, 0.8, 0.9, 0.999, 1.0] {
+                var copy = values
+                let got = copy.withUnsafeMutableBufferPointer { selectedQuantiles($0, [q]) { $0 } }
+                #expect(got[0] == linearQuantile(sorted, q))
+            }
+        }
+    }
+
+    @Test(arguments: [Connectivity.four, .eight])
+    func floodLabelsEqualOneFloodPerSeed(connectivity: Connectivity) throws {
+        for (layout, channels) in [(ColorLayout.gray, 1), (.rgb, 3)] {
+            var rng = SplitMix64(seed: 7)
+            let w = 23, h = 17
+            let image = Image<UInt8>(width: w, height: h, layout: layout,
+                                     samples: (0..<(w * h * channels)).map { _ in UInt8(rng.next() % 6) })
+            // 300 seeds: the visited marks wrap around.
+            let seeds = (0..<300).map { i in Seed(x: Int(rng.next() % UInt64(w)), y: Int(rng.next() % UInt64(h)), label: Int32(i % 7 + 1)) }
+            for tolerance in [0.0, 1.5, 3] {
+                var expected = [Int32](repeating: 0, count: w * h)
+                for s in seeds {
+                    let flood = try floodFill(image, seed: (s.x, s.y), tolerance: tolerance, connectivity: connectivity)
+                    for i in expected.indices where flood.samples[i] != 0 && expected[i] == 0 { expected[i] = s.label }
+                }
+                let got = try floodFillLabels(image, seeds: seeds, tolerance: tolerance, connectivity: connectivity)
+                #expect(got.labels == expected)
+            }
+        }
+        #expect(throws: CVSegError.self) {
+            _ = try floodFillLabels(Self.randomGray(4, 4, levels: 3, seed: 1), seeds: [Seed(x: 4, y: 0, label: 1)], tolerance: 1)
+        }
+    }
+
+    @Test(arguments: [(1, 1), (1, 9), (9, 1), (5, 3), (31, 20)])
+    func adaptiveMeanEqualsNaiveWindowMean(width: Int, height: Int) throws {
+        let image = Self.randomGray(width, height, levels: 256, seed: UInt64(width * 100 + height))
+        for b in [3, 5, 11] {
+            for c in [-300.0, -3, 0, 2, 2.5, 300] {
+                let r = b / 2, delta = Int(min(max(c, -256), 256).rounded(.up))
+                var expected = [UInt8](repeating: 0, count: width * height)
+                for y in 0..<height {
+                    for x in 0..<width {
+                        var s = 0
+                        for dy in -r...r {
+                            for dx in -r...r {
+                                s += Int(image.samples[min(max(y + dy, 0), height - 1) * width + min(max(x + dx, 0), width - 1)])
+                            }
+                        }
+                        let mean = (2 * s + b * b) / (2 * b * b)
+                        expected[y * width + x] = Int(image.samples[y * width + x]) - mean > -delta ? 255 : 0
+                    }
+                }
+                let got = try adaptiveThreshold(image, method: .mean, blockSize: b, offset: c, foreground: 255)
+                #expect(got.samples == expected)
+            }
+        }
+    }
+}
