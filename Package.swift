@@ -44,6 +44,9 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
+        // The Swift side of scripts/bench/nn (not a product: built on demand).
+        .executableTarget(name: "CVSegBench", dependencies: ["CVSegCore", "CVSegTensor", "CVSegNN"]),
+
         // MARK: - Tests
         .target(name: "CVSegTestSupport", dependencies: ["CVSegCore", "CVSegTensor"], path: "Sources/CVSegTestSupport"),
         .testTarget(name: "CVSegCoreTests", dependencies: ["CVSegCore"], exclude: ["Fixtures"]),

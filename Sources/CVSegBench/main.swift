@@ -1,0 +1,105 @@
+// cvseg-bench: the Swift side of scripts/bench/nn. Times the engine's layers and a VGG-style FCN
+// on the same shapes as scripts/bench/nn_peers.py and prints one JSON object of medians (seconds).
+//
+//   cvseg-bench [--runs R] [--size S]        timings (set OMP_NUM_THREADS for the thread count)
+//   cvseg-bench --fcn-inference S            one FCN inference on 1×3×S×S (for peak-memory runs)
+import CVSegCore
+import CVSegNN
+import CVSegTensor
+import Glibc
+
+func now() -> Double {
+    var t = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &t)
+    return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
+}
+
+func median(_ runs: Int, warmup: Int = 2, _ body: () throws -> Void) rethrows -> Double {
+    for _ in 0..<warmup { try body() }
+    var times: [Double] = []
+    for _ in 0..<runs {
+        let t0 = now()
+        try body()
+        times.append(now() - t0)
+    }
+    times.sort()
+    return times[times.count / 2]
+}
+
+/// The bench's VGG-style FCN (6.76 GFLOP at 256²): two 3×3 conv + ReLU per stage with 32, 64,
+/// 128, 256 channels, 2×2 max pooling after the first three, a 1×1 classifier, ×8 bilinear.
+final class BenchFCN: Layer {
+    let features: Sequential
+    let score: Conv2d
+    init(classes: Int = 21, generator: inout SplitMix64) {
+        var layers: [Layer] = []
+        var c = 3
+        for (i, o) in [32, 64, 128, 256].enumerated() {
+            layers += [Conv2d(c, o, kernel: 3, padding: 1, generator: &generator), Activation(.relu),
+                       Conv2d(o, o, kernel: 3, padding: 1, generator: &generator), Activation(.relu)]
+            if i < 3 { layers.append(MaxPool2d(kernel: 2)) }
+            c = o
+        }
+        features = Sequential(layers)
+        score = Conv2d(c, classes, kernel: 1, generator: &generator)
+        super.init()
+        register(layer: features, as: "features")
+        register(layer: score, as: "score")
+    }
+    override func forward(_ x: Tensor, _ context: ForwardContext) throws -> Tensor {
+        let s = try score(features(x, context), context)
+        return try upsampleBilinear(s, height: s.shape[2] * 8, width: s.shape[3] * 8, alignCorners: false)
+    }
+}
+
+let args = Array(CommandLine.arguments.dropFirst())
+@MainActor func option(_ name: String) -> Int? {
+    guard let i = args.firstIndex(of: name), i + 1 < args.count, let v = Int(args[i + 1]) else { return nil }
+    return v
+}
+var rng = SplitMix64(seed: 1)
+do {
+    if let size = option("--fcn-inference") {
+        let net = BenchFCN(generator: &rng)
+        let x = Tensor.randomNormal([1, 3, size, size], generator: &rng)
+        let t0 = now()
+        let y = try net(x, .inference())
+        print("{\"shape\": \"\(y.shape)\", \"seconds\": \(now() - t0)}")
+        exit(0)
+    }
+    let runs = option("--runs") ?? 5
+    let size = option("--size") ?? 256
+    var out: [(String, JSON)] = []
+    let inference = ForwardContext.inference()
+    func input(_ shape: Shape) -> Tensor { Tensor.randomNormal(shape, generator: &rng) }
+    let x128 = input([1, 64, 128, 128]), x64 = input([1, 64, 64, 64])
+    let conv = Conv2d(64, 64, kernel: 3, padding: 1, generator: &rng)
+    out.append(("conv3x3", .number(try median(runs) { _ = try conv(x128, inference) })))
+    let dilated = Conv2d(64, 64, kernel: 3, padding: 2, dilation: 2, generator: &rng)
+    out.append(("conv3x3_dilation2", .number(try median(runs) { _ = try dilated(x128, inference) })))
+    let deconv = ConvTranspose2d(64, 64, kernel: 4, stride: 2, padding: 1, generator: &rng)
+    out.append(("deconv_k4s2", .number(try median(runs) { _ = try deconv(x64, inference) })))
+    let pool = MaxPool2d(kernel: 2)
+    out.append(("maxpool2x2", .number(try median(runs) { _ = try pool(x128, inference) })))
+    let bn = BatchNorm2d(64)
+    out.append(("batchnorm_eval", .number(try median(runs) { _ = try bn(x128, inference) })))
+    let fcn = BenchFCN(generator: &rng)
+    let image = input([1, 3, size, size])
+    out.append(("fcn_forward", .number(try median(runs) { _ = try fcn(image, inference) })))
+    let targets = (0..<(size * size)).map { _ in Int32(rng.next() % 21) }
+    let optimizer = try SGD(fcn.parameters, learningRate: 0.01, momentum: 0.9)
+    out.append(("fcn_train_step", .number(try median(runs) {
+        let context = ForwardContext.training()
+        let loss = try Loss.crossEntropy(fcn(image, context), targets: targets)
+        let tracked = context.recorded(fcn.parameters).compactMap { $0 }
+        try optimizer.step(try context.tape!.gradients(of: loss, for: tracked))
+    })))
+    // The machine's sgemm peak (oneDNN's sgemm, 1024³), for scale.
+    let a = input([1024, 1024]), b = input([1024, 1024])
+    let gemm = try median(runs) { _ = try linear(a, weight: b, bias: nil) }
+    out.append(("sgemm_1024_gflops", .number(2 * 1024 * 1024 * 1024 / gemm / 1e9)))
+    print(JSON.object(out).text(indent: 0))
+} catch {
+    print("cvseg-bench: \(error)")
+    exit(1)
+}
