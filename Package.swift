@@ -45,7 +45,7 @@ let package = Package(
             ]),
 
         // The Swift side of scripts/bench/nn (not a product: built on demand).
-        .executableTarget(name: "CVSegBench", dependencies: ["CVSegCore", "CVSegTensor", "CVSegNN"]),
+        .executableTarget(name: "CVSegBench", dependencies: ["CVSegCore", "CVSegIO", "CVSegTensor", "CVSegNN"]),
 
         // MARK: - Tests
         .target(name: "CVSegTestSupport", dependencies: ["CVSegCore", "CVSegTensor"], path: "Sources/CVSegTestSupport"),

@@ -4,6 +4,7 @@
 //   cvseg-bench [--runs R] [--size S]        timings (set OMP_NUM_THREADS for the thread count)
 //   cvseg-bench --fcn-inference S            one FCN inference on 1×3×S×S (for peak-memory runs)
 import CVSegCore
+import CVSegIO
 import CVSegNN
 import CVSegTensor
 import Glibc
@@ -57,6 +58,9 @@ let args = Array(CommandLine.arguments.dropFirst())
     guard let i = args.firstIndex(of: name), i + 1 < args.count, let v = Int(args[i + 1]) else { return nil }
     return v
 }
+// Activations are large and short-lived: keep freed buffers in the heap instead of returning
+// them to the kernel after every layer (what cvseg's batch commands do too).
+BatchMemory.keepBuffersInHeap()
 var rng = SplitMix64(seed: 1)
 do {
     if let size = option("--fcn-inference") {
@@ -65,6 +69,13 @@ do {
         let t0 = now()
         let y = try net(x, .inference())
         print("{\"shape\": \"\(y.shape)\", \"seconds\": \(now() - t0)}")
+        exit(0)
+    }
+    if args.contains("--conv-only") { // for profiling one convolution
+        let conv = Conv2d(64, 64, kernel: 3, padding: 1, generator: &rng)
+        let x = Tensor.randomNormal([1, 64, 128, 128], generator: &rng)
+        let t = try median(option("--runs") ?? 20) { _ = try conv(x, .inference()) }
+        print("{\"conv3x3\": \(t)}")
         exit(0)
     }
     let runs = option("--runs") ?? 5
