@@ -56,17 +56,14 @@ extension SelectiveSearch {
                                         textureCounts[base + (o + 4) * Self.textureBinsPerOrientation + neg] += 1
                                     }
                                 }
-                                // Neighbours in 8-connectivity: right, down-left, down, down-right.
+                                // Neighbours share an edge (4-connectivity: right, down), as the
+                                // paper's code finds them.
                                 @inline(__always) func touch(_ j: Int) {
                                     let s = l[j]
                                     if s != l[i] { pairs.append(l[i] < s ? (l[i], s) : (s, l[i])) }
                                 }
                                 if x + 1 < w { touch(i + 1) }
-                                if y + 1 < h {
-                                    if x > 0 { touch(i + w - 1) }
-                                    touch(i + w)
-                                    if x + 1 < w { touch(i + w + 1) }
-                                }
+                                if y + 1 < h { touch(i + w) }
                             }
                         }
                     }

@@ -29,7 +29,7 @@ import Synchronization
 /// Departures from the paper, all documented in Docs/Proposals.md: colour spaces are quantised
 /// to 8 bits per channel before the graph segmentation and the histograms (0–255 for every
 /// channel, hue included); texture responses are rectified and scaled per image (the paper
-/// does not say how it bins them); regions are neighbours when they touch in 8-connectivity.
+/// does not say how it bins them); regions are neighbours when they share an edge (4-connectivity), as in the paper's code.
 public enum SelectiveSearch {
     /// The colour spaces of the paper's diversification.
     public enum ColorSpace: String, CaseIterable, Sendable {
