@@ -8,6 +8,16 @@ func forEachChannelVector(_ shape: Shape, _ body: (Int, Int) -> Void) {
     for i in 0..<n { for k in 0..<inner { body(i * c * inner + k, inner) } }
 }
 
+/// The maximum m of the vector `x[base + j·stride]`, j < c, and Σ exp(x − m).
+@inline(__always)
+func maxAndExpSum(_ x: [Float], _ base: Int, _ stride: Int, _ c: Int) -> (max: Float, sum: Float) {
+    var m = -Float.infinity
+    for j in 0..<c { m = max(m, x[base + j * stride]) }
+    var s: Float = 0
+    for j in 0..<c { s += _expf(x[base + j * stride] - m) }
+    return (m, s)
+}
+
 func checkSoftmaxShape(_ x: Tensor, _ op: String) throws {
     guard x.shape.rank >= 2 else { throw CVSegError.invalidArgument("\(op): needs [N, C, …], got \(x.shape)") }
 }
@@ -19,11 +29,8 @@ public func softmax(_ x: Tensor) throws -> Tensor {
     let xv = x.values
     var y = [Float](repeating: 0, count: x.count)
     forEachChannelVector(x.shape) { base, stride in
-        var m = -Float.infinity
-        for j in 0..<c { m = max(m, xv[base + j * stride]) }
-        var s: Float = 0
-        for j in 0..<c { let e = _expf(xv[base + j * stride] - m); y[base + j * stride] = e; s += e }
-        for j in 0..<c { y[base + j * stride] /= s }
+        let (m, sum) = maxAndExpSum(xv, base, stride, c)
+        for j in 0..<c { y[base + j * stride] = _expf(xv[base + j * stride] - m) / sum }
     }
     let shape = x.shape
     return try result("softmax", shape: shape, values: y, inputs: [x]) { g in
@@ -45,11 +52,8 @@ public func logSoftmax(_ x: Tensor) throws -> Tensor {
     let xv = x.values
     var y = [Float](repeating: 0, count: x.count)
     forEachChannelVector(x.shape) { base, stride in
-        var m = -Float.infinity
-        for j in 0..<c { m = max(m, xv[base + j * stride]) }
-        var s: Float = 0
-        for j in 0..<c { s += _expf(xv[base + j * stride] - m) }
-        let lse = m + _logf(s)
+        let (m, sum) = maxAndExpSum(xv, base, stride, c)
+        let lse = m + _logf(sum)
         for j in 0..<c { y[base + j * stride] = xv[base + j * stride] - lse }
     }
     let shape = x.shape
