@@ -18,6 +18,8 @@ public final class Tape: @unchecked Sendable {
 
     private(set) var entries: [Entry] = []
     private var scopes: [String] = []
+    /// The path of the first recorded operation whose output held NaN or infinity.
+    public private(set) var firstNonFinite: String?
 
     public init() {}
 
@@ -42,6 +44,7 @@ public final class Tape: @unchecked Sendable {
 
     func record(_ name: String, shape: Shape, values: [Float], inputs: [Tensor],
                 backward: @escaping (Tensor) throws -> [Tensor?]) -> Tensor {
+        if firstNonFinite == nil, !values.allSatisfy({ $0.isFinite }) { firstNonFinite = path(name) }
         entries.append(Entry(name: path(name), shape: shape, inputs: inputs.map { $0.tape === self ? $0.entry : -1 },
                              backward: backward))
         return Tensor(shape: shape, storage: TensorStorage(values), tape: self, entry: entries.count - 1)
@@ -57,6 +60,9 @@ public final class Tape: @unchecked Sendable {
     public func gradients(of loss: Tensor, for tensors: [Tensor]) throws -> [Tensor] {
         guard loss.tape === self else { throw CVSegError.invalidArgument("gradients: the loss is not recorded on this tape") }
         guard loss.count == 1 else { throw CVSegError.invalidArgument("gradients: the loss has shape \(loss.shape), not one element") }
+        guard loss.scalarValue.isFinite else {
+            throw CVSegError.nonFinite("the loss is \(loss.scalarValue); non-finite values first appeared in \(firstNonFinite ?? entries[loss.entry].name)")
+        }
         for t in tensors where t.tape !== self {
             throw CVSegError.invalidArgument("gradients: a tensor of shape \(t.shape) is not on this tape")
         }

@@ -54,4 +54,26 @@ import CVSegTensor
         #expect(throws: CVSegError.self) { try c.loadWeights(from: path) }
         do { try c.loadWeights(from: path) } catch { #expect("\(error)".contains("0.weight: expected [3, 5], got [3, 4]") && "\(error)".contains("unexpected: 2.bias, 2.weight")) }
     }
+
+    /// NaN appearing in training stops the step, naming the step and the layer, and leaves the
+    /// weights as they were.
+    @Test func nonFiniteValuesNameTheStepAndLayer() throws {
+        var rng = SplitMix64(seed: 9)
+        let net = Sequential([Linear(inputs: 3, outputs: 4, generator: &rng), Activation(.relu), Linear(inputs: 4, outputs: 2, generator: &rng)])
+        let optimizer = try SGD(net.parameters, learningRate: 0.1)
+        let x = Tensor.randomNormal([5, 3], generator: &rng)
+        let y: [Int32] = [0, 1, 1, 0, 1]
+        for step in 0..<3 {
+            try trainingStep(optimizer: optimizer, step: step) { context in try Loss.crossEntropy(net(x, context), targets: y) }
+        }
+        let last = try #require(net.layers[2] as? Linear)
+        var w = last.weight.value.values
+        w[3] = .nan
+        last.weight.value = Tensor(shape: last.weight.value.shape, values: w)
+        let before = net.stateDict().map(\.1.values)
+        #expect(throws: CVSegError.nonFinite("step 3: the loss is nan; non-finite values first appeared in 2.linear")) {
+            try trainingStep(optimizer: optimizer, step: 3) { context in try Loss.crossEntropy(net(x, context), targets: y) }
+        }
+        #expect(net.stateDict().map(\.1.values).elementsEqual(before) { zip($0, $1).allSatisfy { $0 == $1 || ($0.isNaN && $1.isNaN) } })
+    }
 }
