@@ -37,7 +37,9 @@ public enum SafetensorsDType: String, Sendable, CaseIterable {
     }
 
     /// Whether ``Safetensors/parse(_:file:limits:)`` converts this type to `Float`.
-    public var isReadable: Bool { self == .f32 || self == .f16 || self == .bf16 }
+    /// Integers (I32, I64: PyTorch's `num_batches_tracked`) are read when every value is exactly
+    /// representable as a Float (|v| ≤ 2^24).
+    public var isReadable: Bool { self == .f32 || self == .f16 || self == .bf16 || self == .i32 || self == .i64 }
 }
 
 /// One tensor of a safetensors file, converted to `Float`; `dtype` is the type it was stored as.
@@ -121,7 +123,18 @@ public enum Safetensors {
         let entries = try layOut(header.entries, dataCount: bytes.count - dataStart, file: file)
         if let other = entries.first(where: { !$0.dtype.isReadable }) {
             throw CVSegError.unsupported(
-                file: file, reason: "tensor '\(other.name)' has dtype \(other.dtype.rawValue); cvseg reads F32, F16 and BF16 tensors only")
+                file: file, reason: "tensor '\(other.name)' has dtype \(other.dtype.rawValue); cvseg reads F32, F16, BF16, I32 and I64 tensors only")
+        }
+        try bytes.withUnsafeBytes { raw in
+            for entry in entries where entry.dtype == .i32 || entry.dtype == .i64 {
+                for i in 0..<entry.count {
+                    let v = integer(raw, at: dataStart + entry.begin, i, entry.dtype)
+                    guard v.magnitude <= 1 << 24 else {
+                        throw CVSegError.unsupported(file: file, reason:
+                            "tensor '\(entry.name)' holds the integer \(v), which a Float cannot represent exactly (|v| > 2^24)")
+                    }
+                }
+            }
         }
         let tensors = bytes.withUnsafeBytes { raw in
             entries.map { entry in
@@ -310,11 +323,19 @@ public enum Safetensors {
                     let bits = UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: offset + 2 * i, as: UInt16.self))
                     out[i] = Float(bitPattern: UInt32(bits) << 16)
                 }
+            case .i32, .i64:
+                for i in 0..<entry.count { out[i] = Float(integer(raw, at: offset, i, entry.dtype)) }
             default:
                 preconditionFailure("decode called for \(entry.dtype)")
             }
             initialized = entry.count
         }
+    }
+
+    /// Element `i` of an I32 or I64 tensor at `offset`, little-endian.
+    static func integer(_ raw: UnsafeRawBufferPointer, at offset: Int, _ i: Int, _ dtype: SafetensorsDType) -> Int64 {
+        dtype == .i32 ? Int64(Int32(littleEndian: raw.loadUnaligned(fromByteOffset: offset + 4 * i, as: Int32.self)))
+                      : Int64(littleEndian: raw.loadUnaligned(fromByteOffset: offset + 8 * i, as: Int64.self))
     }
 
     /// IEEE half → single, exactly: subnormals scaled by 2^-24, infinities kept, NaNs keep sign

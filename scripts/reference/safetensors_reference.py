@@ -21,7 +21,7 @@ through the Python binding), never by hand:
   mixed.safetensors          F32, F16 and BF16 in one file (the writer orders by dtype, then name).
   metadata_many.safetensors  five metadata entries (the library writes them in HashMap order,
                              which changes from run to run, so this file is read, never compared).
-  i64.safetensors            an F32 and an I64 tensor: cvseg must refuse the I64 one by name.
+  i64.safetensors            an F32 and an I64 tensor: cvseg reads the integers as exact Floats.
 
 expected.json lists, per file, the tensors in data-offset order (name, dtype, shape and the
 float32 bit patterns the reader must produce: F32 as stored; F16 as numpy's astype(float32),
