@@ -74,7 +74,7 @@ public struct SafetensorsFile: Sendable, Equatable {
 /// (from 0), holds exactly its shape's bytes, and the last ends at the end of the file. Unknown
 /// fields in a tensor's entry are ignored, as there. cvseg is stricter in one way: a name (or
 /// metadata key, or field) given twice in the header is an error, where the reference keeps
-/// the last one. Only F32, F16 and BF16 tensors are read (as `Float`); any other type fails.
+/// the last one. F32, F16 and BF16 tensors are read as `Float`, and I32/I64 when every value is exact as a Float; any other type fails.
 ///
 /// Writing produces F32 files byte-identical to the reference writer's
 /// (`safetensors.numpy.save_file`), including the header padded with spaces to a multiple of
