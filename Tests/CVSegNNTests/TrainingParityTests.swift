@@ -76,4 +76,32 @@ import CVSegTensor
         }
         #expect(net.stateDict().map(\.1.values).elementsEqual(before) { zip($0, $1).allSatisfy { $0 == $1 || ($0.isNaN && $1.isNaN) } })
     }
+
+    /// A convolutional network (conv, batch norm, ReLU, max pooling, dilated conv, transposed
+    /// conv) loaded from PyTorch's safetensors (with BN's integer num_batches_tracked) follows
+    /// PyTorch's loss curve over 20 SGD steps, running statistics included.
+    @Test func convNetLossCurveMatchesPyTorch() throws {
+        let fixture = try #require(TorchParityTests.fixture?["training_conv"], "torch fixture missing")
+        var rng = SplitMix64(seed: 0)
+        let net = Sequential([Conv2d(3, 8, kernel: 3, padding: 1, generator: &rng), BatchNorm2d(8), Activation(.relu),
+                              MaxPool2d(kernel: 2), Conv2d(8, 8, kernel: 3, padding: 2, dilation: 2, generator: &rng),
+                              Activation(.relu), ConvTranspose2d(8, 4, kernel: 4, stride: 2, padding: 1, generator: &rng)])
+        try net.loadWeights(from: URL(fileURLWithPath: #filePath).deletingLastPathComponent().path + "/Fixtures/torch/convnet_initial.safetensors")
+        let x = Tensor(shape: [2, 3, 8, 8], values: TorchParityTests.floats(fixture["x"]))
+        let y = fixture["y"]?.arrayValue?.compactMap { $0.intValue.map(Int32.init) } ?? []
+        let optimizer = try SGD(net.parameters, learningRate: 0.05, momentum: 0.9)
+        var losses: [Float] = []
+        for step in 0..<20 {
+            losses.append(try trainingStep(optimizer: optimizer, step: step) { context in
+                try Loss.crossEntropy(net(x, context), targets: y, ignoreIndex: 255)
+            })
+        }
+        let (ok, at) = TorchParityTests.close(losses, TorchParityTests.floats(fixture["losses"]), rtol: 1e-4)
+        #expect(ok, "loss curve: \(at)")
+        for (name, values) in fixture["final"]?.objectValue ?? [] {
+            let mine = try #require(net.stateDict().first { $0.0 == name }?.1, "\(name) missing")
+            let (ok, at) = TorchParityTests.close(mine.values, TorchParityTests.floats(values), rtol: 1e-3, atol: 1e-5)
+            #expect(ok, "\(name) after 20 steps: \(at)")
+        }
+    }
 }

@@ -194,7 +194,28 @@ def main():
     training = {"state": state, "x": flat(X), "y": Y.tolist(), "losses": losses,
                 "final": {k: flat(v) for k, v in mlp.state_dict().items()}}
 
-    out = {"torch": torch.__version__, "cases": cases, "optimizers": optim, "schedules": sched, "clip": clip,
+    # End to end with convolutions: conv-BN-ReLU-pool-dilated conv-ReLU-deconv, per-pixel
+    # cross-entropy with an ignore index, 20 SGD steps; the initial state_dict (with BN's I64
+    # num_batches_tracked) saved by safetensors.torch.
+    torch.manual_seed(2)
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.BatchNorm2d(8), torch.nn.ReLU(),
+                              torch.nn.MaxPool2d(2), torch.nn.Conv2d(8, 8, 3, padding=2, dilation=2), torch.nn.ReLU(),
+                              torch.nn.ConvTranspose2d(8, 4, 4, stride=2, padding=1))
+    save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(OUT / "convnet_initial.safetensors"))
+    CX, CY = t((2, 3, 8, 8)), torch.randint(0, 4, (2, 8, 8))
+    CY[0, :2, :] = 255
+    copt = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9)
+    closses = []
+    for _ in range(20):
+        copt.zero_grad()
+        loss = F.cross_entropy(net(CX), CY, ignore_index=255)
+        loss.backward()
+        copt.step()
+        closses.append(float(loss.detach()))
+    conv_training = {"x": flat(CX), "y": CY.reshape(-1).tolist(), "losses": closses,
+                     "final": {k: flat(v.float()) for k, v in net.state_dict().items()}}
+
+    out = {"torch": torch.__version__, "cases": cases, "training_conv": conv_training, "optimizers": optim, "schedules": sched, "clip": clip,
            "training_mlp": training, "bn_running": bn_running}
     (OUT / "basic.json").write_text(json.dumps(out, separators=(",", ":")) + "\n")
     print("wrote", OUT / "basic.json", sum(len(c["inputs"][0]["values"]) for c in cases), "input values")
