@@ -3,6 +3,8 @@
 //
 //   cvseg-bench [--runs R] [--size S]        timings (set OMP_NUM_THREADS for the thread count)
 //   cvseg-bench --fcn-inference S            one FCN inference on 1×3×S×S (for peak-memory runs)
+//   cvseg-bench --fcn-only [--runs R]        the FCN forward and training step only (profiling)
+//   cvseg-bench --conv-only [--runs R]       the 3×3 64→64 convolution only (profiling)
 import CVSegCore
 import CVSegIO
 import CVSegNN
@@ -76,6 +78,21 @@ do {
         let x = Tensor.randomNormal([1, 64, 128, 128], generator: &rng)
         let t = try median(option("--runs") ?? 20) { _ = try conv(x, .inference()) }
         print("{\"conv3x3\": \(t)}")
+        exit(0)
+    }
+    if args.contains("--fcn-only") { // for profiling: the FCN forward and training step alone
+        let size = option("--size") ?? 256, runs = option("--runs") ?? 10
+        let net = BenchFCN(generator: &rng)
+        let image = Tensor.randomNormal([1, 3, size, size], generator: &rng)
+        let forward = try median(runs) { _ = try net(image, .inference()) }
+        let targets = (0..<(size * size)).map { _ in Int32(rng.next() % 21) }
+        let optimizer = try SGD(net.parameters, learningRate: 0.01, momentum: 0.9)
+        let train = try median(runs) {
+            let context = ForwardContext.training()
+            let loss = try Loss.crossEntropy(net(image, context), targets: targets)
+            try optimizer.step(try context.tape!.gradients(of: loss, for: context.recorded(net.parameters).compactMap { $0 }))
+        }
+        print("{\"fcn_forward\": \(forward), \"fcn_train_step\": \(train)}")
         exit(0)
     }
     let runs = option("--runs") ?? 5

@@ -22,8 +22,14 @@ public final class Conv2d: Layer {
     }
 
     public override func forward(_ x: Tensor, _ context: ForwardContext) throws -> Tensor {
+        try forward(x, context, relu: false)
+    }
+
+    /// The convolution, followed by a ReLU fused into it when `relu` (what ``Sequential`` runs for
+    /// a `Conv2d` directly followed by `Activation(.relu)`).
+    public func forward(_ x: Tensor, _ context: ForwardContext, relu: Bool) throws -> Tensor {
         try conv2d(x, weight: value(weight, context), bias: bias.map { value($0, context) }, stride: stride,
-                   padding: padding, dilation: dilation, groups: groups)
+                   padding: padding, dilation: dilation, groups: groups, relu: relu)
     }
 }
 

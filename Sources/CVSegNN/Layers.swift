@@ -13,8 +13,13 @@ open class Layer: Module {
     open func forward(_ x: Tensor, _ context: ForwardContext) throws -> Tensor { x }
 
     public func callAsFunction(_ x: Tensor, _ context: ForwardContext) throws -> Tensor {
-        guard !scopeName.isEmpty else { return try forward(x, context) }
-        return try context.scope(scopeName) { try forward(x, context) }
+        try scoped(context) { try forward(x, context) }
+    }
+
+    /// Runs `body` inside this layer's scope (as calling the layer does).
+    func scoped(_ context: ForwardContext, _ body: () throws -> Tensor) throws -> Tensor {
+        guard !scopeName.isEmpty else { return try body() }
+        return try context.scope(scopeName, body)
     }
 
     /// Registers `child` as `name` and names its scope after it.
@@ -45,9 +50,21 @@ public final class Sequential: Layer {
         layers.append(layer)
     }
 
+    /// Runs the layers in order. A ``Conv2d`` directly followed by `Activation(.relu)` runs as one
+    /// convolution with a fused ReLU (in the convolution's scope; same parameters and names, one
+    /// pass over the output less).
     public override func forward(_ x: Tensor, _ context: ForwardContext) throws -> Tensor {
         var y = x
-        for layer in layers { y = try layer(y, context) }
+        var i = 0
+        while i < layers.count {
+            if let conv = layers[i] as? Conv2d, i + 1 < layers.count, let act = layers[i + 1] as? Activation, case .relu = act.kind {
+                y = try conv.scoped(context) { try conv.forward(y, context, relu: true) }
+                i += 2
+            } else {
+                y = try layers[i](y, context)
+                i += 1
+            }
+        }
         return y
     }
 }

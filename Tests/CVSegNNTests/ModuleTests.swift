@@ -66,4 +66,38 @@ import CVSegTensor
             try context.scope("head") { try add(a, net.conv1.bias.value) }
         }
     }
+
+    /// `Sequential` runs a `Conv2d` followed by `Activation(.relu)` as one fused convolution: same
+    /// names, same outputs, same gradients as the two layers one after the other.
+    @Test func convReLUIsFusedInSequential() throws {
+        var rng = SplitMix64(seed: 5)
+        let conv = Conv2d(3, 20, kernel: 3, padding: 1, generator: &rng)
+        let net = Sequential([conv, Activation(.relu), Conv2d(20, 4, kernel: 1, generator: &rng)])
+        #expect(net.stateDict().map(\.0) == ["0.weight", "0.bias", "2.weight", "2.bias"])
+        let x = Tensor.randomNormal([2, 3, 9, 7], generator: &rng)
+        func unfused(_ context: ForwardContext) throws -> Tensor {
+            try net.layers[2](try relu(try conv(x, context)), context)
+        }
+        let fused = try net(x, .inference()).values, plain = try unfused(.inference()).values
+        #expect(zip(fused, plain).allSatisfy { abs($0 - $1) <= 1e-5 * (1 + abs($1)) })
+        func gradients(_ body: (ForwardContext) throws -> Tensor) throws -> [[Float]] {
+            let context = ForwardContext.training()
+            let loss = try sum(try mul(try body(context), Tensor.randomNormal([2, 4, 9, 7], generator: &rng)))
+            return try context.tape!.gradients(of: loss, for: context.recorded(net.parameters).compactMap { $0 }).map(\.values)
+        }
+        let seed = rng
+        let a = try gradients { try net(x, $0) }
+        rng = seed
+        let b = try gradients(unfused)
+        #expect(a.count == 4 && b.count == 4)
+        for (ga, gb) in zip(a, b) {
+            let scale = gb.map(abs).max() ?? 1
+            #expect(zip(ga, gb).allSatisfy { abs($0 - $1) <= 1e-5 * scale })
+        }
+        // One tape entry less than conv2d + relu.
+        let (fusedContext, plainContext) = (ForwardContext.training(), ForwardContext.training())
+        _ = try net(x, fusedContext)
+        _ = try unfused(plainContext)
+        #expect(fusedContext.tape!.count == plainContext.tape!.count - 1)
+    }
 }

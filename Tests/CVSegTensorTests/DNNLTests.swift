@@ -520,3 +520,123 @@ extension DNNLTests {
         #expect(engine.cacheStatistics.misses == 1)
     }
 }
+
+// MARK: - Blocked layouts, fused ReLU, weight cache, Winograd
+
+extension DNNLTests {
+    /// 32 channels: oneDNN picks its blocked layouts (nChw16c, OIhw16i16o) and the primitive
+    /// reorders from and to the plain arrays.
+    static let blocked = DNNL.Conv2D(inputShape: [2, 32, 9, 11], outChannels: 48, kernel: .square(3), padding: .symmetric(1))
+
+    @Test func blockedConvolutionMatchesReference() throws {
+        let c = Self.blocked
+        var rng = SplitMix64(seed: 101)
+        let ref = try ConvReference(c)
+        let x = random(c.inputShape.count, &rng), w = random(try c.weightShape().count, &rng)
+        let bias = random(c.outChannels, &rng), dy = random(try c.outputShape().count, &rng)
+        let expected = ref.forward(x, w, bias)
+        expectClose(try engine.conv2dForward(c, input: x, weight: w, bias: bias), expected, "blocked forward")
+        expectClose(try engine.conv2dForward(c, input: x, weight: w, bias: bias, relu: true), expected.map { Swift.max($0, 0) },
+                    "blocked forward with ReLU")
+        let back = ref.backward(x, w, dy)
+        let g = try engine.conv2dBackward(c, input: x, weight: w, outputGradient: dy, bias: true)
+        expectClose(try #require(g.input), back.dx, "blocked input gradient")
+        expectClose(try #require(g.weight), back.dw, "blocked weight gradient")
+        expectClose(try #require(g.bias), back.db, "blocked bias gradient")
+        let onlyData = try engine.conv2dBackward(c, input: nil, weight: w, outputGradient: dy, bias: false)
+        #expect(onlyData.weight == nil && onlyData.bias == nil && onlyData.input == g.input)
+    }
+
+    @Test func reorderedWeightsAreCachedPerOwner() throws {
+        let c = Self.blocked
+        var rng = SplitMix64(seed: 103)
+        let ref = try ConvReference(c)
+        let x = random(c.inputShape.count, &rng)
+        final class Owner {}
+        var owner: Owner? = Owner()
+        let w1 = random(try c.weightShape().count, &rng)
+        let first = try engine.conv2dForward(c, input: x, weight: w1, weightOwner: owner)
+        #expect(engine.cachedWeightCount == 1)
+        #expect(try engine.conv2dForward(c, input: x, weight: w1, weightOwner: owner) == first)
+        #expect(engine.cachedWeightCount == 1, "the second call reuses the reordered weights")
+        // Other weights with another owner (possibly at the freed owner's address) are reordered anew.
+        owner = nil
+        let w2 = random(w1.count, &rng)
+        let other = Owner()
+        expectClose(try engine.conv2dForward(c, input: x, weight: w2, weightOwner: other), ref.forward(x, w2, nil), "new owner")
+        #expect(engine.cachedWeightCount == 1, "the dead owner's entry is dropped")
+    }
+
+    /// Winograd F(4×4, 3×3) for inference: its transforms round differently from direct
+    /// summation; the error stays within the suite's tolerance (1e-4 of the output's scale).
+    @Test func winogradConvolutionMatchesReference() throws {
+        let c = DNNL.Conv2D(inputShape: [1, 64, 20, 18], outChannels: 64, kernel: .square(3), padding: .symmetric(1))
+        var rng = SplitMix64(seed: 107)
+        let ref = try ConvReference(c)
+        let x = random(c.inputShape.count, &rng), w = random(try c.weightShape().count, &rng), bias = random(64, &rng)
+        let expected = ref.forward(x, w, bias)
+        let y = try engine.conv2dForward(c, input: x, weight: w, bias: bias, relu: true, winograd: true)
+        expectClose(y, expected.map { Swift.max($0, 0) }, "winograd forward")
+        let scale = expected.map(abs).max() ?? 1
+        let worst = zip(y, expected).map { abs(Double($0) - Swift.max($1, 0)) }.max() ?? 0
+        #expect(worst / scale < 1e-5, "winograd error \(worst / scale) of the output scale")
+    }
+}
+
+// MARK: - Pooling in Swift
+
+extension DNNLTests {
+    @Test(arguments: pools.indices)
+    func swiftMaxPoolingMatchesReference(_ index: Int) throws {
+        let p = Self.pools[index]
+        var rng = SplitMix64(seed: 131 + UInt64(index))
+        let x = random(p.inputShape.count, &rng), dy = random(try p.outputShape().count, &rng)
+        let expected = try PoolReference(p).max(x, dy)
+        let plan = PoolPlan(p, output: try p.outputShape())
+        let r = plan.maxForward(x, indices: true)
+        expectClose(r.output, expected.y, "swift max pool \(index)")
+        #expect(r.indices == expected.indices)
+        #expect(plan.maxForward(x, indices: false).output == r.output)
+        expectClose(plan.maxBackward(dy, indices: try #require(r.indices)), expected.dx, "swift max pool \(index) backward")
+    }
+
+    @Test(arguments: pools.indices, [true, false])
+    func swiftAveragePoolingMatchesReference(_ index: Int, includePadding: Bool) throws {
+        let p = Self.pools[index]
+        var rng = SplitMix64(seed: 141 + UInt64(index))
+        let x = random(p.inputShape.count, &rng), dy = random(try p.outputShape().count, &rng)
+        let expected = try PoolReference(p).average(x, dy, includePadding: includePadding)
+        let plan = PoolPlan(p, output: try p.outputShape())
+        expectClose(plan.averageForward(x, includePadding: includePadding), expected.y, "swift avg pool \(index)")
+        expectClose(plan.averageBackward(dy, includePadding: includePadding), expected.dx, "swift avg pool \(index) backward")
+    }
+
+    /// The 2×2 / stride 2 path: odd sizes (last row and column dropped), ties, NaN.
+    @Test func swiftTwoByTwoPooling() throws {
+        let p = DNNL.Pool2D(inputShape: [2, 3, 7, 9], kernel: .square(2))
+        var rng = SplitMix64(seed: 151)
+        var x = random(p.inputShape.count, &rng)
+        let dy = random(try p.outputShape().count, &rng)
+        x[0] = 5; x[1] = 5; x[9] = 5; x[10] = 5  // a tie in the first window: index 0 wins
+        let plan = PoolPlan(p, output: try p.outputShape())
+        #expect(plan.isTwoByTwo)
+        let ref = try PoolReference(p)
+        let r = plan.maxForward(x, indices: true)
+        #expect(r.indices?[0] == 0)
+        expectClose(r.output, ref.max(x, dy).y, "2×2 max")
+        expectClose(plan.averageForward(x, includePadding: true), ref.average(x, dy, includePadding: true).y, "2×2 average")
+        expectClose(plan.averageBackward(dy, includePadding: true), ref.average(x, dy, includePadding: true).dx, "2×2 average backward")
+        // NaN wins and propagates, in either path; its index is the last NaN's.
+        x[2] = .nan; x[12] = .nan  // window (0, 1): rows 0–1, columns 2–3
+        var general = plan
+        general.isTwoByTwo = false
+        for q in [plan, general] {
+            let n = q.maxForward(x, indices: true)
+            #expect(n.output[1].isNaN && n.indices?[1] == 12, "two by two \(q.isTwoByTwo)")
+            #expect(q.maxForward(x, indices: false).output[1].isNaN)
+        }
+        let fast = plan.maxForward(x, indices: true), slow = general.maxForward(x, indices: true)
+        #expect(fast.indices == slow.indices)
+        #expect(zip(fast.output, slow.output).allSatisfy { $0 == $1 || ($0.isNaN && $1.isNaN) })
+    }
+}

@@ -96,6 +96,12 @@ package final class DNNLEngine: @unchecked Sendable {
     private let streams = Mutex<[StreamHandle]>([])
     private let scratchpads = Mutex<[Scratchpad]>([])
     private let cache: Mutex<PrimitiveCache>
+    private let temporaries = Mutex<[Scratchpad]>([])
+    private let weights = Mutex<WeightCache>(WeightCache())
+    private let unavailable = Mutex<Set<PrimitiveKey>>([])
+
+    /// Reordered weight arrays kept (least recently used dropped first).
+    package static let weightCacheCapacity = 32
 
     /// The number of cached primitives kept before the least recently used one is dropped.
     package let cacheCapacity: Int
@@ -119,6 +125,10 @@ package final class DNNLEngine: @unchecked Sendable {
             list.removeAll()
         }
         scratchpads.withLock { list in
+            for s in list { s.memory.deallocate() }
+            list.removeAll()
+        }
+        temporaries.withLock { list in
             for s in list { s.memory.deallocate() }
             list.removeAll()
         }
@@ -176,6 +186,76 @@ package final class DNNLEngine: @unchecked Sendable {
         defer { scratchpads.withLock { $0.append(buffer) } }
         return try body(buffer.memory.baseAddress!)
     }
+
+    // MARK: - Temporary buffers
+
+    /// A 64-byte aligned buffer of at least `byteCount` bytes for activations in oneDNN's chosen
+    /// layout during one call (the smallest pooled one that fits, or a new one). Give it back with
+    /// ``returnTemporary(_:)``. Pooled so that a multi-megabyte buffer is not a fresh `mmap` (and
+    /// its page faults) on every call.
+    func takeTemporary(_ byteCount: Int) -> UnsafeMutableRawBufferPointer {
+        let found = temporaries.withLock { pool -> Scratchpad? in
+            guard let i = pool.indices.filter({ pool[$0].memory.count >= byteCount })
+                .min(by: { pool[$0].memory.count < pool[$1].memory.count }) else { return nil }
+            return pool.remove(at: i)
+        }
+        return found?.memory ?? .allocate(byteCount: max(byteCount, 1), alignment: 64)
+    }
+
+    /// Puts a buffer from ``takeTemporary(_:)`` back. The pool holds at most
+    /// ``temporaryPoolBytes``; a buffer that does not fit is freed (activations of 32×1024×1024
+    /// are 128 MiB: keeping those would add to the peak memory of every later layer).
+    func returnTemporary(_ buffer: UnsafeMutableRawBufferPointer) {
+        let kept = temporaries.withLock { pool -> Bool in
+            guard pool.reduce(buffer.count, { $0 + $1.memory.count }) <= Self.temporaryPoolBytes else { return false }
+            pool.append(Scratchpad(memory: buffer))
+            return true
+        }
+        if !kept { buffer.deallocate() }
+    }
+
+    /// The most bytes the temporary-buffer pool keeps between calls.
+    package static let temporaryPoolBytes = 64 << 20
+
+    // MARK: - Weight cache
+
+    private struct WeightCache {
+        var entries: [ReorderedWeights] = []
+        var clock: UInt64 = 0
+    }
+
+    func cachedWeights(owner: AnyObject, layout: UnsafePointer<dnnl_memory_desc_t>) -> ReorderedWeights? {
+        weights.withLock { cache in
+            guard let found = cache.entries.first(where: { $0.matches(owner, layout) }) else { return nil }
+            cache.clock += 1
+            found.lastUse = cache.clock
+            return found
+        }
+    }
+
+    func storeWeights(_ entry: ReorderedWeights) {
+        weights.withLock { cache in
+            cache.clock += 1
+            entry.lastUse = cache.clock
+            cache.entries.removeAll { $0.owner == nil }  // their storage is gone: they can never match
+            if cache.entries.count >= Self.weightCacheCapacity, let i = cache.entries.indices.min(by: {
+                cache.entries[$0].lastUse < cache.entries[$1].lastUse
+            }) {
+                cache.entries.remove(at: i)
+            }
+            cache.entries.append(entry)
+        }
+    }
+
+    /// The number of reordered weight arrays cached.
+    package var cachedWeightCount: Int { weights.withLock { $0.entries.count } }
+
+    // MARK: - Optional implementations
+
+    /// Whether building `key` failed before (an optional algorithm such as Winograd that this
+    /// machine's oneDNN lacks), so that callers fall back at once instead of retrying each call.
+    func isUnavailable(_ key: PrimitiveKey) -> Bool { unavailable.withLock { $0.contains(key) } }
+    func markUnavailable(_ key: PrimitiveKey) { unavailable.withLock { _ = $0.insert(key) } }
 
     // MARK: - Primitive cache
 

@@ -52,7 +52,11 @@ final class DNNLPrimitive: @unchecked Sendable {
     // @unchecked: the handle is never changed after init, and oneDNN allows concurrent execution
     // of one primitive when each execution gets its own scratchpad (user scratchpad mode).
     let handle: dnnl_primitive_t
-    init(_ handle: dnnl_primitive_t) { self.handle = handle }
+    /// Reorders between the plain layout of the caller's arrays and the layout oneDNN chose for an
+    /// execution argument (`format_tag_any`), keyed by the argument: plain → chosen for inputs,
+    /// chosen → plain for outputs. Arguments not listed take the plain layout directly.
+    let reorders: [Int32: DNNLPrimitive]
+    init(_ handle: dnnl_primitive_t, reorders: [Int32: DNNLPrimitive] = [:]) { self.handle = handle; self.reorders = reorders }
     deinit { dnnl_primitive_destroy(handle) }
 
     /// The primitive's descriptor (owned by the primitive).
@@ -71,7 +75,8 @@ final class DNNLPrimitive: @unchecked Sendable {
 /// What a cached primitive computes; two calls with equal keys share one primitive.
 enum PrimitiveKey: Hashable {
     enum ConvPass: Hashable { case forward, backwardData, backwardWeights }
-    case convolution(DNNL.Conv2D, ConvPass, bias: Bool)
+    /// `relu`: a fused ReLU post-op (forward only).
+    case convolution(DNNL.Conv2D, ConvPass, bias: Bool, relu: Bool = false, winograd: Bool = false)
     case transposedConvolution(DNNL.ConvTranspose2D, ConvPass, bias: Bool)
     case pooling(DNNL.Pool2D, PoolAlgorithm, backward: Bool, mode: DNNL.Mode)
     case batchNorm(DNNL.BatchNorm, backward: Bool, globalStats: Bool, mode: DNNL.Mode)
@@ -95,19 +100,177 @@ extension DNNLEngine {
     /// Builds a primitive from an initialised operation descriptor (`opDesc` points at a
     /// `dnnl_*_desc_t`), with user-managed scratchpad. `hint` is the forward primitive that a
     /// backward one needs.
-    func makePrimitive(_ function: String, _ opDesc: UnsafeRawPointer, hint: DNNLPrimitive? = nil) throws -> DNNLPrimitive {
-        var attr: dnnl_primitive_attr_t?
-        try dnnlCheck(dnnl_primitive_attr_create(&attr), "dnnl_primitive_attr_create")
+    ///
+    /// - `relu`: a ReLU post-op (`dst = max(op(…), 0)`), for convolutions.
+    /// - `plain`: for operation descriptors built with `dnnl_format_tag_any`, the plain layout of
+    ///   each such argument (`DNNL_ARG_*`, descriptor, whether it is an input); where oneDNN chose
+    ///   another layout, the primitive gets a reorder (see ``DNNLPrimitive/reorders``).
+    func makePrimitive(_ function: String, _ opDesc: UnsafeRawPointer, hint: DNNLPrimitive? = nil, relu: Bool = false,
+                       plain: [(arg: Int32, md: dnnl_memory_desc_t, input: Bool)] = []) throws -> DNNLPrimitive {
+        let attr = try makeAttributes()
         defer { dnnl_primitive_attr_destroy(attr) }
-        try dnnlCheck(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user), "dnnl_primitive_attr_set_scratchpad_mode")
+        if relu {
+            var ops: dnnl_post_ops_t?
+            try dnnlCheck(dnnl_post_ops_create(&ops), "dnnl_post_ops_create")
+            defer { dnnl_post_ops_destroy(ops) }
+            try dnnlCheck(dnnl_post_ops_append_eltwise(ops, 1, dnnl_eltwise_relu, 0, 0), "dnnl_post_ops_append_eltwise")
+            try dnnlCheck(dnnl_primitive_attr_set_post_ops(attr, ops), "dnnl_primitive_attr_set_post_ops")
+        }
         var pd: dnnl_primitive_desc_t?
         try dnnlCheck(dnnl_primitive_desc_create(&pd, opDesc, attr, handle, hint?.descriptor), "dnnl_primitive_desc_create", function)
         defer { dnnl_primitive_desc_destroy(pd) }
+        var reorders: [Int32: DNNLPrimitive] = [:]
+        for var p in plain {
+            guard let chosen = dnnl_primitive_desc_query_md(pd, dnnl_query_exec_arg_md, p.arg) else { continue }
+            guard dnnl_memory_desc_equal(chosen, &p.md) == 0 else { continue }
+            reorders[p.arg] = p.input ? try makeReorder(from: &p.md, to: chosen, function)
+                                      : try makeReorder(from: chosen, to: &p.md, function)
+        }
         var primitive: dnnl_primitive_t?
         try dnnlCheck(dnnl_primitive_create(&primitive, pd), "dnnl_primitive_create", function)
         guard let primitive else { throw DNNLError(function: "dnnl_primitive_create", status: .runtimeError, detail: function) }
+        return DNNLPrimitive(primitive, reorders: reorders)
+    }
+
+    /// Attributes with user-managed scratchpad (the caller destroys them).
+    private func makeAttributes() throws -> dnnl_primitive_attr_t? {
+        var attr: dnnl_primitive_attr_t?
+        try dnnlCheck(dnnl_primitive_attr_create(&attr), "dnnl_primitive_attr_create")
+        do {
+            try dnnlCheck(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user), "dnnl_primitive_attr_set_scratchpad_mode")
+        } catch {
+            dnnl_primitive_attr_destroy(attr)
+            throw error
+        }
+        return attr
+    }
+
+    /// A reorder primitive between two layouts of the same data.
+    private func makeReorder(from: UnsafePointer<dnnl_memory_desc_t>, to: UnsafePointer<dnnl_memory_desc_t>,
+                             _ function: String) throws -> DNNLPrimitive {
+        let attr = try makeAttributes()
+        defer { dnnl_primitive_attr_destroy(attr) }
+        var pd: dnnl_primitive_desc_t?
+        try dnnlCheck(dnnl_reorder_primitive_desc_create(&pd, from, handle, to, handle, attr), "dnnl_reorder_primitive_desc_create", function)
+        defer { dnnl_primitive_desc_destroy(pd) }
+        var primitive: dnnl_primitive_t?
+        try dnnlCheck(dnnl_primitive_create(&primitive, pd), "dnnl_primitive_create", "\(function) reorder")
+        guard let primitive else { throw DNNLError(function: "dnnl_primitive_create", status: .runtimeError, detail: function) }
         return DNNLPrimitive(primitive)
     }
+
+    /// An input of ``executeReordering(_:_:inputs:outputs:)``.
+    enum LayoutInput {
+        /// A plain-layout array; reordered when the primitive chose another layout. With an
+        /// `owner` (the immutable storage the bytes belong to), the reordered copy is cached
+        /// against it (weights: reordered once, not on every call).
+        case plain(UnsafeRawBufferPointer, owner: AnyObject?)
+        /// Bytes already in the layout the primitive chose.
+        case chosen(UnsafeRawBufferPointer)
+    }
+
+    /// Executes `p` with plain-layout arrays, reordering inputs into the layouts it chose (into
+    /// pooled temporary buffers, or the weight cache) and its outputs back into new arrays of the
+    /// given element counts, returned in order.
+    ///
+    /// Memory: the reordered inputs are released before the reordered outputs' arrays are
+    /// allocated, so that one convolution holds at most its plain input, the blocked input and
+    /// output, and then the blocked output and plain output (not all four).
+    func executeReordering(_ p: DNNLPrimitive, _ function: String, inputs: [(arg: Int32, input: LayoutInput)],
+                           outputs: [(arg: Int32, count: Int)]) throws -> [[Float]] {
+        var args: [Argument] = []
+        var inputTemporaries: [UnsafeMutableRawBufferPointer] = []
+        var outputTemporaries: [Int: UnsafeMutableRawBufferPointer] = [:]
+        defer {
+            for t in inputTemporaries { returnTemporary(t) }
+            for t in outputTemporaries.values { returnTemporary(t) }
+        }
+        var held: [ReorderedWeights] = []
+        for (arg, input) in inputs {
+            switch input {
+            case .chosen(let bytes):
+                args.append(Argument(arg, bytes))
+            case .plain(let bytes, let owner):
+                guard let reorder = p.reorders[arg] else { args.append(Argument(arg, bytes)); continue }
+                if let owner {
+                    let cached = try reordered(bytes, owner: owner, for: p, arg: arg, reorder, function)
+                    held.append(cached)
+                    args.append(Argument(arg, UnsafeRawBufferPointer(cached.memory)))
+                } else {
+                    let t = takeTemporary(p.bytes(for: arg))
+                    inputTemporaries.append(t)
+                    try execute(reorder, "\(function) reorder", [Argument(DNNL_ARG_SRC, bytes), Argument(DNNL_ARG_DST, t)])
+                    args.append(Argument(arg, t))
+                }
+            }
+        }
+        let direct = outputs.indices.filter { p.reorders[outputs[$0].arg] == nil }
+        for i in outputs.indices where p.reorders[outputs[i].arg] != nil {
+            let t = takeTemporary(p.bytes(for: outputs[i].arg))
+            outputTemporaries[i] = t
+            args.append(Argument(outputs[i].arg, t))
+        }
+        let directArrays = try withBuffers([], outputs: direct.map { outputs[$0].count }) { _, outs in
+            try execute(p, function, args + zip(direct, outs).map { Argument(outputs[$0].arg, $1) })
+        }
+        withExtendedLifetime(held) {}
+        for t in inputTemporaries { returnTemporary(t) }
+        inputTemporaries = []
+        var results: [[Float]] = []
+        for i in outputs.indices {
+            if let k = direct.firstIndex(of: i) { results.append(directArrays[k]); continue }
+            guard let t = outputTemporaries[i], let reorder = p.reorders[outputs[i].arg] else { continue }
+            let count = outputs[i].count
+            results.append(try [Float](unsafeUninitializedCapacity: count) { buffer, n in
+                try execute(reorder, "\(function) reorder", [Argument(DNNL_ARG_SRC, t), Argument(DNNL_ARG_DST, UnsafeMutableRawBufferPointer(buffer))])
+                n = count
+            })
+            returnTemporary(t)
+            outputTemporaries[i] = nil
+        }
+        return results
+    }
+
+    /// `bytes` (owned by `owner`) reordered for argument `arg` of `p`: from the weight cache, or
+    /// reordered now and cached.
+    private func reordered(_ bytes: UnsafeRawBufferPointer, owner: AnyObject, for p: DNNLPrimitive, arg: Int32,
+                           _ reorder: DNNLPrimitive, _ function: String) throws -> ReorderedWeights {
+        guard let pd = p.descriptor, let md = dnnl_primitive_desc_query_md(pd, dnnl_query_exec_arg_md, arg) else {
+            throw DNNLError(function: "dnnl_primitive_desc_query_md", status: .runtimeError, detail: "\(function) argument \(arg)")
+        }
+        if let found = cachedWeights(owner: owner, layout: md) { return found }
+        let made = ReorderedWeights(owner: owner, layout: md.pointee, byteCount: dnnl_memory_desc_get_size(md))
+        try execute(reorder, "\(function) reorder", [Argument(DNNL_ARG_SRC, bytes), Argument(DNNL_ARG_DST, made.memory)])
+        storeWeights(made)
+        return made
+    }
+}
+
+/// A weight array reordered into a primitive's layout, cached against the storage it came from.
+/// The owner is held weakly: once that storage is freed the entry can never match again (a new
+/// storage at the same address is another object, and `===` on a nil weak reference fails).
+final class ReorderedWeights: @unchecked Sendable {
+    // @unchecked: `memory` is written once, before the entry is shared; `owner` is a weak
+    // reference (atomic in Swift) and `lastUse` is only touched under the cache's mutex.
+    weak var owner: AnyObject?
+    var layout: dnnl_memory_desc_t
+    let memory: UnsafeMutableRawBufferPointer
+    var lastUse: UInt64 = 0
+
+    init(owner: AnyObject, layout: dnnl_memory_desc_t, byteCount: Int) {
+        self.owner = owner
+        self.layout = layout
+        memory = .allocate(byteCount: max(byteCount, 1), alignment: 64)
+    }
+
+    deinit { memory.deallocate() }
+
+    func matches(_ owner: AnyObject, _ md: UnsafePointer<dnnl_memory_desc_t>) -> Bool {
+        self.owner === owner && dnnl_memory_desc_equal(&layout, md) != 0
+    }
+}
+
+extension DNNLEngine {
 
     /// One execution argument: `DNNL_ARG_*` and the buffer bound to it.
     struct Argument {
@@ -163,7 +326,8 @@ func withBuffers(_ inputs: [[Float]], outputs counts: [Int],
                  _ body: ([UnsafeRawBufferPointer], [UnsafeMutableRawBufferPointer]) throws -> Void) throws -> [[Float]] {
     func outputs(_ rest: ArraySlice<Int>, _ ins: [UnsafeRawBufferPointer], _ outs: [UnsafeMutableRawBufferPointer]) throws -> [[Float]] {
         guard let n = rest.first else { try body(ins, outs); return [] }
-        var array = [Float](repeating: 0, count: n)
+        // Uninitialised: oneDNN writes every element of its outputs (any bit pattern is a Float).
+        var array = [Float](unsafeUninitializedCapacity: n) { _, count in count = n }
         let later = try array.withUnsafeMutableBytes { try outputs(rest.dropFirst(), ins, outs + [$0]) }
         return [array] + later
     }
