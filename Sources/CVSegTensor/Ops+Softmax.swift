@@ -48,22 +48,51 @@ public func softmax(_ x: Tensor) throws -> Tensor {
 /// log(softmax(x)) over dimension 1, computed as x − max − log Σ exp(x − max).
 public func logSoftmax(_ x: Tensor) throws -> Tensor {
     try checkSoftmaxShape(x, "logSoftmax")
-    let c = x.shape[1]
+    // Plane by plane (all C values of a pixel are `inner` apart): the loops run along the
+    // contiguous pixel axis, in the same summation order per pixel as a per-vector loop.
+    let (n, c) = (x.shape[0], x.shape[1])
+    let inner = n * c == 0 ? 0 : x.count / (n * c)
     let xv = x.values
     var y = [Float](repeating: 0, count: x.count)
-    forEachChannelVector(x.shape) { base, stride in
-        let (m, sum) = maxAndExpSum(xv, base, stride, c)
-        let lse = m + _logf(sum)
-        for j in 0..<c { y[base + j * stride] = xv[base + j * stride] - lse }
+    var m = [Float](repeating: 0, count: inner), s = [Float](repeating: 0, count: inner)
+    xv.withUnsafeBufferPointer { xp in
+        y.withUnsafeMutableBufferPointer { yp in
+            m.withUnsafeMutableBufferPointer { mp in
+                s.withUnsafeMutableBufferPointer { sp in
+                    for i in 0..<n {
+                        let base = i * c * inner
+                        for k in 0..<inner { mp[k] = -Float.infinity; sp[k] = 0 }
+                        for j in 0..<c { for k in 0..<inner { mp[k] = max(mp[k], xp[base + j * inner + k]) } }
+                        for j in 0..<c { for k in 0..<inner { sp[k] += _expf(xp[base + j * inner + k] - mp[k]) } }
+                        for k in 0..<inner { sp[k] = mp[k] + _logf(sp[k]) }
+                        for j in 0..<c { for k in 0..<inner { yp[base + j * inner + k] = xp[base + j * inner + k] - sp[k] } }
+                    }
+                }
+            }
+        }
     }
     let shape = x.shape
     return try result("log_softmax", shape: shape, values: y, inputs: [x]) { g in
         let gv = g.values
         var dx = [Float](repeating: 0, count: gv.count)
-        forEachChannelVector(shape) { base, stride in
-            var total: Float = 0
-            for j in 0..<c { total += gv[base + j * stride] }
-            for j in 0..<c { dx[base + j * stride] = gv[base + j * stride] - _expf(y[base + j * stride]) * total }
+        var total = [Float](repeating: 0, count: inner)
+        gv.withUnsafeBufferPointer { gp in
+            y.withUnsafeBufferPointer { yp in
+                dx.withUnsafeMutableBufferPointer { dp in
+                    total.withUnsafeMutableBufferPointer { tp in
+                        for i in 0..<n {
+                            let base = i * c * inner
+                            for k in 0..<inner { tp[k] = 0 }
+                            for j in 0..<c { for k in 0..<inner { tp[k] += gp[base + j * inner + k] } }
+                            for j in 0..<c {
+                                for k in 0..<inner {
+                                    dp[base + j * inner + k] = gp[base + j * inner + k] - _expf(yp[base + j * inner + k]) * tp[k]
+                                }
+                            }
+                        }
+                    }
+                }
+            }
         }
         return [Tensor(shape: shape, values: dx)]
     }

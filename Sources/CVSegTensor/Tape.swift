@@ -44,7 +44,7 @@ public final class Tape: @unchecked Sendable {
 
     func record(_ name: String, shape: Shape, values: [Float], inputs: [Tensor],
                 backward: @escaping (Tensor) throws -> [Tensor?]) -> Tensor {
-        if firstNonFinite == nil, !values.allSatisfy({ $0.isFinite }) { firstNonFinite = path(name) }
+        if firstNonFinite == nil, !allFinite(values) { firstNonFinite = path(name) }
         entries.append(Entry(name: path(name), shape: shape, inputs: inputs.map { $0.tape === self ? $0.entry : -1 },
                              backward: backward))
         return Tensor(shape: shape, storage: TensorStorage(values), tape: self, entry: entries.count - 1)
@@ -101,6 +101,14 @@ public final class Tape: @unchecked Sendable {
             return Tensor(shape: t.shape, values: g)
         }
     }
+}
+
+/// Whether every value is finite: Σ v·0 is NaN exactly when some v is NaN or infinite (a
+/// branch-free loop the compiler vectorises; the check runs on every recorded output).
+func allFinite(_ values: [Float]) -> Bool {
+    var acc: Float = 0
+    values.withUnsafeBufferPointer { p in for v in p { acc += v * 0 } }
+    return acc == 0
 }
 
 /// The tape shared by `inputs`, or nil when none is recorded.
