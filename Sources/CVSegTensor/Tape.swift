@@ -14,12 +14,18 @@ public final class Tape: @unchecked Sendable {
         let inputs: [Int]
         /// Output gradient → one gradient per input (nil: none flows there). Nil for parameters.
         let backward: ((Tensor) throws -> [Tensor?])?
+        /// The recorded output (kept by reference: the backward closures keep most of them alive
+        /// anyway), read only when a NaN or infinity has to be traced to where it appeared.
+        var output: TensorStorage? = nil
     }
 
     private(set) var entries: [Entry] = []
     private var scopes: [String] = []
-    /// The path of the first recorded operation whose output held NaN or infinity.
-    public private(set) var firstNonFinite: String?
+    /// The path of the first recorded operation whose output held NaN or infinity (searched when
+    /// asked, so that recording costs no pass over the values).
+    public var firstNonFinite: String? {
+        entries.first { entry in entry.output.map { !allFinite($0.values) } ?? false }?.name
+    }
 
     public init() {}
 
@@ -44,10 +50,10 @@ public final class Tape: @unchecked Sendable {
 
     func record(_ name: String, shape: Shape, values: [Float], inputs: [Tensor],
                 backward: @escaping (Tensor) throws -> [Tensor?]) -> Tensor {
-        if firstNonFinite == nil, !allFinite(values) { firstNonFinite = path(name) }
+        let storage = TensorStorage(values)
         entries.append(Entry(name: path(name), shape: shape, inputs: inputs.map { $0.tape === self ? $0.entry : -1 },
-                             backward: backward))
-        return Tensor(shape: shape, storage: TensorStorage(values), tape: self, entry: entries.count - 1)
+                             backward: backward, output: storage))
+        return Tensor(shape: shape, storage: storage, tape: self, entry: entries.count - 1)
     }
 
     /// d`loss`/d`tensor` for each of `tensors` (zeros for those the loss does not depend on).
@@ -61,7 +67,8 @@ public final class Tape: @unchecked Sendable {
         guard loss.tape === self else { throw CVSegError.invalidArgument("gradients: the loss is not recorded on this tape") }
         guard loss.count == 1 else { throw CVSegError.invalidArgument("gradients: the loss has shape \(loss.shape), not one element") }
         guard loss.scalarValue.isFinite else {
-            throw CVSegError.nonFinite("the loss is \(loss.scalarValue); non-finite values first appeared in \(firstNonFinite ?? entries[loss.entry].name)")
+            let origin = firstNonFinite ?? entries[loss.entry].name
+            throw CVSegError.nonFinite("the loss is \(loss.scalarValue); non-finite values first appeared in \(origin)")
         }
         for t in tensors where t.tape !== self {
             throw CVSegError.invalidArgument("gradients: a tensor of shape \(t.shape) is not on this tape")
@@ -104,7 +111,7 @@ public final class Tape: @unchecked Sendable {
 }
 
 /// Whether every value is finite: Σ v·0 is NaN exactly when some v is NaN or infinite (a
-/// branch-free loop the compiler vectorises; the check runs on every recorded output).
+/// branch-free loop the compiler vectorises).
 func allFinite(_ values: [Float]) -> Bool {
     var acc: Float = 0
     values.withUnsafeBufferPointer { p in for v in p { acc += v * 0 } }
