@@ -31,29 +31,60 @@ public enum Loss {
         for t in targets where t != ignoreIndex && !(0..<Int32(c)).contains(t) {
             throw CVSegError.invalidArgument("crossEntropy: target \(t) outside 0..<\(c) (ignore index \(ignoreIndex))")
         }
-        let logp = try logSoftmax(logits)
-        // Gather −w[y]·logp[y] with a backward that scatters into the log-probabilities.
-        let lv = logp.values
+        // One fused operation on the logits (log-softmax and the gather together), computed
+        // plane by plane along the contiguous pixel axis: log p = x − (m + log Σ exp(x − m)).
+        let xv = logits.values
+        var lse = [Float](repeating: 0, count: n * inner)
+        xv.withUnsafeBufferPointer { x in
+            lse.withUnsafeMutableBufferPointer { l in
+                var m = [Float](repeating: 0, count: inner)
+                for i in 0..<n {
+                    let base = i * c * inner
+                    for k in 0..<inner { m[k] = -Float.infinity }
+                    for j in 0..<c { for k in 0..<inner { m[k] = max(m[k], x[base + j * inner + k]) } }
+                    for j in 0..<c { for k in 0..<inner { l[i * inner + k] += expf(x[base + j * inner + k] - m[k]) } }
+                    for k in 0..<inner { l[i * inner + k] = m[k] + logf(l[i * inner + k]) }
+                }
+            }
+        }
         var total = 0.0, weightSum = 0.0
         for i in 0..<n {
             for k in 0..<inner {
                 let t = targets[i * inner + k]
                 guard t != ignoreIndex else { continue }
                 let w = Double(classWeights?[Int(t)] ?? 1)
-                total -= w * Double(lv[(i * c + Int(t)) * inner + k])
+                total -= w * Double(xv[(i * c + Int(t)) * inner + k] - lse[i * inner + k])
                 weightSum += w
             }
         }
-        let shape = logp.shape
+        let shape = logits.shape
         let value = Float(total / weightSum)
-        return try recordScalar("cross_entropy", value: value, input: logp) { g in
+        return try recordScalar("cross_entropy", value: value, input: logits) { g in
+            // d/dx_j = w_y/Σw · (p_j − [j = y]) · g, zero at ignored pixels.
             var grad = [Float](repeating: 0, count: shape.count)
             let scale = g / Float(weightSum)
-            for i in 0..<n {
-                for k in 0..<inner {
-                    let t = targets[i * inner + k]
-                    guard t != ignoreIndex else { continue }
-                    grad[(i * c + Int(t)) * inner + k] = -(classWeights?[Int(t)] ?? 1) * scale
+            // Per-pixel weight (0 where ignored), then plane by plane.
+            var pixelWeight = [Float](repeating: 0, count: n * inner)
+            for p in 0..<(n * inner) where targets[p] != ignoreIndex {
+                pixelWeight[p] = (classWeights?[Int(targets[p])] ?? 1) * scale
+            }
+            grad.withUnsafeMutableBufferPointer { d in
+                xv.withUnsafeBufferPointer { x in
+                    pixelWeight.withUnsafeBufferPointer { w in
+                        lse.withUnsafeBufferPointer { l in
+                            for i in 0..<n {
+                                for j in 0..<c {
+                                    let plane = (i * c + j) * inner, row = i * inner
+                                    for k in 0..<inner where w[row + k] != 0 {
+                                        d[plane + k] = expf(x[plane + k] - l[row + k]) * w[row + k]
+                                    }
+                                }
+                                for k in 0..<inner where w[i * inner + k] != 0 {
+                                    d[(i * c + Int(targets[i * inner + k])) * inner + k] -= w[i * inner + k]
+                                }
+                            }
+                        }
+                    }
                 }
             }
             return Tensor(shape: shape, values: grad)
