@@ -55,10 +55,7 @@ public final class DeconvNet: SegmentationModel {
 
         func validate() throws {
             try checkCommon(classes: classes, inChannels: inChannels, widths: widths, convs: convs, stages: 5)
-            guard ModelLimits.channels.contains(fcWidth) else { throw CVSegError.invalidArgument("DeconvNet config: 'fc_width' is \(fcWidth)") }
-            guard ModelLimits.kernel.contains(fcKernel), fcKernel % 2 == 1 else {
-                throw CVSegError.invalidArgument("DeconvNet config: 'fc_kernel' is \(fcKernel), expected an odd size in 1...31")
-            }
+            try checkClassifier("DeconvNet", fcWidth: fcWidth, fcKernel: fcKernel, dropout: nil)
         }
     }
 

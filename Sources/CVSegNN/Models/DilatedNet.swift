@@ -62,25 +62,25 @@ public final class DilatedNet: SegmentationModel {
         public init(metadata: [String: String]) throws {
             let r = MetadataReader(metadata)
             _ = try r.oneOf(SegmentationModel.architectureKey, [DilatedNet.architectureName])
-            let dilations = try r.string("context_dilations").split(separator: ",", omittingEmptySubsequences: false).map { Int($0) }
-            guard (1...16).contains(dilations.count), dilations.allSatisfy({ $0.map((1...1024).contains) ?? false }) else {
+            let dilations = try r.string("context_dilations").split(separator: ",", omittingEmptySubsequences: false).compactMap { Int($0) }
+            let listed = try r.string("context_dilations").split(separator: ",", omittingEmptySubsequences: false).count
+            guard dilations.count == listed, (1...16).contains(dilations.count), dilations.allSatisfy((1...1024).contains) else {
                 throw r.fail("context_dilations", "1 to 16 dilations in 1...1024 separated by commas")
+            }
+            guard let context = Context(rawValue: try r.oneOf("context", ["basic", "none"])) else {
+                throw r.fail("context", "basic or none")
             }
             self.init(classes: try r.int("classes", in: ModelLimits.channels), inChannels: try r.int("in_channels", in: ModelLimits.channels),
                       widths: try r.ints("widths", count: 5, in: ModelLimits.channels), convs: try r.ints("convs", count: 5, in: ModelLimits.convs),
                       fcWidth: try r.int("fc_width", in: ModelLimits.channels), fcKernel: try r.int("fc_kernel", in: ModelLimits.kernel),
-                      dropout: try r.float("dropout", in: 0..<1), context: Context(rawValue: try r.oneOf("context", ["basic", "none"]))!,
-                      contextDilations: dilations.map { $0! })
+                      dropout: try r.float("dropout", in: 0..<1), context: context,
+                      contextDilations: dilations)
             guard fcKernel % 2 == 1 else { throw r.fail("fc_kernel", "an odd kernel size") }
         }
 
         func validate() throws {
             try checkCommon(classes: classes, inChannels: inChannels, widths: widths, convs: convs, stages: 5)
-            guard ModelLimits.channels.contains(fcWidth) else { throw CVSegError.invalidArgument("dilated config: 'fc_width' is \(fcWidth)") }
-            guard ModelLimits.kernel.contains(fcKernel), fcKernel % 2 == 1 else {
-                throw CVSegError.invalidArgument("dilated config: 'fc_kernel' is \(fcKernel), expected an odd size in 1...31")
-            }
-            guard (0..<1).contains(dropout) else { throw CVSegError.invalidArgument("dilated config: 'dropout' is \(dropout), expected [0, 1)") }
+            try checkClassifier("dilated", fcWidth: fcWidth, fcKernel: fcKernel, dropout: dropout)
             guard (1...16).contains(contextDilations.count), contextDilations.allSatisfy((1...1024).contains) else {
                 throw CVSegError.invalidArgument("dilated config: 'context_dilations' is \(contextDilations)")
             }

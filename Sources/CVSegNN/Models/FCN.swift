@@ -88,11 +88,7 @@ public final class FCN: SegmentationModel {
 
         func validate() throws {
             try checkCommon(classes: classes, inChannels: inChannels, widths: widths, convs: convs, stages: 5)
-            guard ModelLimits.channels.contains(fcWidth) else { throw CVSegError.invalidArgument("FCN config: 'fc_width' is \(fcWidth)") }
-            guard ModelLimits.kernel.contains(fcKernel), fcKernel % 2 == 1 else {
-                throw CVSegError.invalidArgument("FCN config: 'fc_kernel' is \(fcKernel), expected an odd size in 1...31")
-            }
-            guard (0..<1).contains(dropout) else { throw CVSegError.invalidArgument("FCN config: 'dropout' is \(dropout), expected [0, 1)") }
+            try checkClassifier("FCN", fcWidth: fcWidth, fcKernel: fcKernel, dropout: dropout)
         }
     }
 

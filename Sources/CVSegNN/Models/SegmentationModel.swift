@@ -179,6 +179,17 @@ enum ModelLimits {
 func joined(_ values: [Int]) -> String { values.map(String.init).joined(separator: ",") }
 
 /// Checks the settings every architecture shares; errors name the metadata key.
+/// The fully connected part's settings (as convolutions): width, odd kernel, dropout.
+func checkClassifier(_ kind: String, fcWidth: Int, fcKernel: Int, dropout: Float?) throws {
+    guard ModelLimits.channels.contains(fcWidth) else { throw CVSegError.invalidArgument("\(kind) config: 'fc_width' is \(fcWidth)") }
+    guard ModelLimits.kernel.contains(fcKernel), fcKernel % 2 == 1 else {
+        throw CVSegError.invalidArgument("\(kind) config: 'fc_kernel' is \(fcKernel), expected an odd size in 1...31")
+    }
+    if let dropout, !(0..<1).contains(dropout) {
+        throw CVSegError.invalidArgument("\(kind) config: 'dropout' is \(dropout), expected [0, 1)")
+    }
+}
+
 func checkCommon(classes: Int, inChannels: Int, widths: [Int], convs: [Int], stages: Int) throws {
     func bad(_ key: String, _ value: String, _ expected: String) -> CVSegError {
         CVSegError.invalidArgument("segmentation config: '\(key)' is \(value), expected \(expected)")
