@@ -40,7 +40,7 @@ let package = Package(
         .executableTarget(
             name: "CVSegCLI",
             dependencies: [
-                "CVSegCore", "CVSegIO", "CVSegClassical", "CVSegEval", "CVSegPlot",
+                "CVSegCore", "CVSegIO", "CVSegClassical", "CVSegEval", "CVSegPlot", "CVSegNN", "CVSegTensor",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -54,7 +54,7 @@ let package = Package(
         .testTarget(name: "CVSegClassicalTests", dependencies: ["CVSegClassical", "CVSegIO", "CVSegCore", "CVSegTestSupport"],
                     exclude: ["Fixtures"]),
         .testTarget(name: "CVSegEvalTests", dependencies: ["CVSegEval", "CVSegCore", "CVSegIO", "CVSegTestSupport"], exclude: ["Fixtures"]),
-        .testTarget(name: "CVSegCLITests", dependencies: ["CVSegCLI", "CVSegIO", "CVSegCore", "CVSegTestSupport"]),
+        .testTarget(name: "CVSegCLITests", dependencies: ["CVSegCLI", "CVSegIO", "CVSegCore", "CVSegNN", "CVSegTensor", "CVSegTestSupport"]),
         .testTarget(name: "CVSegPlotTests", dependencies: ["CVSegPlot", "CVSegCore", "CVSegIO"]),
         .testTarget(name: "CVSegTensorTests", dependencies: ["CVSegTensor", "CVSegCore", "CVSegTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "CVSegNNTests", dependencies: ["CVSegNN", "CVSegTensor", "CVSegCore", "CVSegIO", "CVSegTestSupport"],

@@ -20,9 +20,12 @@ struct FileDetails: Sendable, Equatable {
     var foregroundFraction: Double?
     var thresholds: [Int]? = nil
     var regions: Int? = nil
+    /// The classes present in a network's labels.
+    var classes: [Int]? = nil
 
     var json: JSON {
         var members: [(String, JSON)] = [("width", .int(width)), ("height", .int(height))]
+        if let classes { members.append(("classes", .array(classes.map { .int($0) }))) }
         if let threshold { members.append(("threshold", .int(threshold))) }
         if let thresholds { members.append(("thresholds", .array(thresholds.map { .int($0) }))) }
         if let regions { members.append(("regions", .int(regions))) }

@@ -6,7 +6,8 @@ import CVSegIO
 struct Segment: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Segment images into mask PNGs.",
-        subcommands: [Otsu.self, Triangle.self, Niblack.self, Sauvola.self, Adaptive.self, Canny.self, Graph.self, Merge.self, Grow.self, SplitMerge.self])
+        subcommands: [Otsu.self, Triangle.self, Niblack.self, Sauvola.self, Adaptive.self, Canny.self, Graph.self, Merge.self, Grow.self, SplitMerge.self,
+                      FCN8s.self, FCN16s.self, FCN32s.self, Deconv.self, Dilated.self])
 }
 
 /// How colour becomes gray, and which class is foreground, for the threshold methods.
