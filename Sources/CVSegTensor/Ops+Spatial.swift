@@ -27,13 +27,25 @@ public func upsampleBilinear(_ x: Tensor, height outH: Int, width outW: Int, ali
     }
     let (ty, tx) = (taps(h, outH), taps(w, outW))
     let xv = x.values
-    var y = [Float](repeating: 0, count: n * c * outH * outW)
-    for p in 0..<(n * c) {
-        let src = p * h * w, dst = p * outH * outW
-        for (oy, a) in ty.enumerated() {
-            for (ox, b) in tx.enumerated() {
-                y[dst + oy * outW + ox] = a.l0 * (b.l0 * xv[src + a.i0 * w + b.i0] + b.l1 * xv[src + a.i0 * w + b.i1])
-                    + a.l1 * (b.l0 * xv[src + a.i1 * w + b.i0] + b.l1 * xv[src + a.i1 * w + b.i1])
+    let planes = n * c
+    // Separable: along the width first (input rows × output columns), then along the height,
+    // so the inner loops run along contiguous output rows.
+    var y = [Float](repeating: 0, count: planes * outH * outW)
+    var rows = [Float](repeating: 0, count: h * outW)
+    xv.withUnsafeBufferPointer { xp in
+        y.withUnsafeMutableBufferPointer { yp in
+            rows.withUnsafeMutableBufferPointer { rp in
+                for p in 0..<planes {
+                    let src = xp.baseAddress! + p * h * w, dst = yp.baseAddress! + p * outH * outW
+                    for iy in 0..<h {
+                        let line = src + iy * w, out = rp.baseAddress! + iy * outW
+                        for (ox, b) in tx.enumerated() { out[ox] = b.l0 * line[b.i0] + b.l1 * line[b.i1] }
+                    }
+                    for (oy, a) in ty.enumerated() {
+                        let r0 = rp.baseAddress! + a.i0 * outW, r1 = rp.baseAddress! + a.i1 * outW, out = dst + oy * outW
+                        for ox in 0..<outW { out[ox] = a.l0 * r0[ox] + a.l1 * r1[ox] }
+                    }
+                }
             }
         }
     }
@@ -41,15 +53,26 @@ public func upsampleBilinear(_ x: Tensor, height outH: Int, width outW: Int, ali
     return try result("upsample_bilinear", shape: [n, c, outH, outW], values: y, inputs: [x]) { g in
         let gv = g.values
         var dx = [Float](repeating: 0, count: shape.count)
-        for p in 0..<(n * c) {
-            let src = p * h * w, dst = p * outH * outW
-            for (oy, a) in ty.enumerated() {
-                for (ox, b) in tx.enumerated() {
-                    let v = gv[dst + oy * outW + ox]
-                    dx[src + a.i0 * w + b.i0] += a.l0 * b.l0 * v
-                    dx[src + a.i0 * w + b.i1] += a.l0 * b.l1 * v
-                    dx[src + a.i1 * w + b.i0] += a.l1 * b.l0 * v
-                    dx[src + a.i1 * w + b.i1] += a.l1 * b.l1 * v
+        var drows = [Float](repeating: 0, count: h * outW)
+        gv.withUnsafeBufferPointer { gp in
+            dx.withUnsafeMutableBufferPointer { dp in
+                drows.withUnsafeMutableBufferPointer { rp in
+                    for p in 0..<planes {
+                        let src = gp.baseAddress! + p * outH * outW, dst = dp.baseAddress! + p * h * w
+                        for i in 0..<(h * outW) { rp[i] = 0 }
+                        for (oy, a) in ty.enumerated() {
+                            let r0 = rp.baseAddress! + a.i0 * outW, r1 = rp.baseAddress! + a.i1 * outW, line = src + oy * outW
+                            for ox in 0..<outW { r0[ox] += a.l0 * line[ox] }
+                            for ox in 0..<outW { r1[ox] += a.l1 * line[ox] }
+                        }
+                        for iy in 0..<h {
+                            let row = rp.baseAddress! + iy * outW, out = dst + iy * w
+                            for (ox, b) in tx.enumerated() {
+                                out[b.i0] += b.l0 * row[ox]
+                                out[b.i1] += b.l1 * row[ox]
+                            }
+                        }
+                    }
                 }
             }
         }

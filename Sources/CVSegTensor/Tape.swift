@@ -89,11 +89,13 @@ public final class Tape: @unchecked Sendable {
                 guard input >= 0, let grad else { continue }
                 precondition(grad.shape == entries[input].shape,
                              "\(entry.name): gradient of shape \(grad.shape) for an input of shape \(entries[input].shape)")
-                if var acc = grads[input] {
+                if grads[input] != nil {
+                    // In place: the stored array is uniquely referenced, so no copy is made.
                     grad.values.withUnsafeBufferPointer { src in
-                        for k in 0..<acc.count { acc[k] += src[k] }
+                        grads[input]!.withUnsafeMutableBufferPointer { acc in
+                            for k in 0..<acc.count { acc[k] += src[k] }
+                        }
                     }
-                    grads[input] = acc
                 } else {
                     grads[input] = grad.values
                 }
