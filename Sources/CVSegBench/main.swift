@@ -60,9 +60,9 @@ let args = Array(CommandLine.arguments.dropFirst())
     guard let i = args.firstIndex(of: name), i + 1 < args.count, let v = Int(args[i + 1]) else { return nil }
     return v
 }
-// Activations are large and short-lived: keep freed buffers in the heap instead of returning
-// them to the kernel after every layer (what cvseg's batch commands do too).
-BatchMemory.keepBuffersInHeap()
+// Timings keep freed buffers in the heap (fewer page faults between layers); the peak-memory
+// run does not, as `cvseg segment <network>` does not: retained buffers would count in the peak.
+if !args.contains("--fcn-inference") { BatchMemory.keepBuffersInHeap() }
 var rng = SplitMix64(seed: 1)
 do {
     if let size = option("--fcn-inference") {

@@ -4,10 +4,12 @@ import CVSegIO
 @main
 struct CVSegCommand: ParsableCommand {
     static func main() {
-        BatchMemory.keepBuffersInHeap()
         var command: ParsableCommand
         do {
             command = try parseAsRoot()
+            // Batches of many images reuse freed buffers faster from the heap; a network's
+            // activations are few and large, and keeping them would raise the peak memory.
+            if !(command is NetworkSegmentCommand) { BatchMemory.keepBuffersInHeap() }
             try command.run()
         } catch {
             exit(withError: error)

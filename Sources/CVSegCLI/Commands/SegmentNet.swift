@@ -197,3 +197,12 @@ extension Segment {
         func run() throws { try runNetworkBatch("dilated", batch: batch, mask: mask, net: net) }
     }
 }
+
+/// The `segment` subcommands that run a network (their memory is handled differently, see
+/// `CVSegCommand.main`).
+protocol NetworkSegmentCommand {}
+extension Segment.FCN8s: NetworkSegmentCommand {}
+extension Segment.FCN16s: NetworkSegmentCommand {}
+extension Segment.FCN32s: NetworkSegmentCommand {}
+extension Segment.Deconv: NetworkSegmentCommand {}
+extension Segment.Dilated: NetworkSegmentCommand {}
