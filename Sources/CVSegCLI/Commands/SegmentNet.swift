@@ -142,67 +142,67 @@ extension Segment {
         OMP_NUM_THREADS=1 or cores/N). --json details: width, height, classes (present).
         """
 
-    struct FCN8s: ParsableCommand {
+    struct FCN8s: NetworkSegmentCommand {
         static let configuration = CommandConfiguration(
             commandName: "fcn8s", abstract: "FCN-8s (Long et al. 2015) semantic segmentation into class labels.",
             discussion: Segment.networkDiscussion)
         @OptionGroup var batch: BatchOptions
         @OptionGroup var mask: MaskOptions
         @OptionGroup var net: NetOptions
-        func validate() throws { try net.validate(architecture: "fcn8s") }
-        func run() throws { try runNetworkBatch("fcn8s", batch: batch, mask: mask, net: net) }
+        static let architecture = "fcn8s"
     }
 
-    struct FCN16s: ParsableCommand {
+    struct FCN16s: NetworkSegmentCommand {
         static let configuration = CommandConfiguration(
             commandName: "fcn16s", abstract: "FCN-16s (Long et al. 2015) semantic segmentation into class labels.",
             discussion: Segment.networkDiscussion)
         @OptionGroup var batch: BatchOptions
         @OptionGroup var mask: MaskOptions
         @OptionGroup var net: NetOptions
-        func validate() throws { try net.validate(architecture: "fcn16s") }
-        func run() throws { try runNetworkBatch("fcn16s", batch: batch, mask: mask, net: net) }
+        static let architecture = "fcn16s"
     }
 
-    struct FCN32s: ParsableCommand {
+    struct FCN32s: NetworkSegmentCommand {
         static let configuration = CommandConfiguration(
             commandName: "fcn32s", abstract: "FCN-32s (Long et al. 2015) semantic segmentation into class labels.",
             discussion: Segment.networkDiscussion)
         @OptionGroup var batch: BatchOptions
         @OptionGroup var mask: MaskOptions
         @OptionGroup var net: NetOptions
-        func validate() throws { try net.validate(architecture: "fcn32s") }
-        func run() throws { try runNetworkBatch("fcn32s", batch: batch, mask: mask, net: net) }
+        static let architecture = "fcn32s"
     }
 
-    struct Deconv: ParsableCommand {
+    struct Deconv: NetworkSegmentCommand {
         static let configuration = CommandConfiguration(
             commandName: "deconvnet", abstract: "DeconvNet (Noh et al. 2015) semantic segmentation into class labels.",
             discussion: Segment.networkDiscussion)
         @OptionGroup var batch: BatchOptions
         @OptionGroup var mask: MaskOptions
         @OptionGroup var net: NetOptions
-        func validate() throws { try net.validate(architecture: "deconvnet") }
-        func run() throws { try runNetworkBatch("deconvnet", batch: batch, mask: mask, net: net) }
+        static let architecture = "deconvnet"
     }
 
-    struct Dilated: ParsableCommand {
+    struct Dilated: NetworkSegmentCommand {
         static let configuration = CommandConfiguration(
             commandName: "dilated", abstract: "Dilated convolutions (Yu and Koltun 2016) semantic segmentation into class labels.",
             discussion: Segment.networkDiscussion)
         @OptionGroup var batch: BatchOptions
         @OptionGroup var mask: MaskOptions
         @OptionGroup var net: NetOptions
-        func validate() throws { try net.validate(architecture: "dilated") }
-        func run() throws { try runNetworkBatch("dilated", batch: batch, mask: mask, net: net) }
+        static let architecture = "dilated"
     }
 }
 
-/// The `segment` subcommands that run a network (their memory is handled differently, see
-/// `CVSegCommand.main`).
-protocol NetworkSegmentCommand {}
-extension Segment.FCN8s: NetworkSegmentCommand {}
-extension Segment.FCN16s: NetworkSegmentCommand {}
-extension Segment.FCN32s: NetworkSegmentCommand {}
-extension Segment.Deconv: NetworkSegmentCommand {}
-extension Segment.Dilated: NetworkSegmentCommand {}
+/// A `segment` subcommand that runs a network: one per architecture, sharing validation and the
+/// batch (their memory is handled differently too, see `CVSegCommand.main`).
+protocol NetworkSegmentCommand: ParsableCommand {
+    static var architecture: String { get }
+    var batch: BatchOptions { get }
+    var mask: MaskOptions { get }
+    var net: NetOptions { get }
+}
+
+extension NetworkSegmentCommand {
+    func validate() throws { try net.validate(architecture: Self.architecture) }
+    func run() throws { try runNetworkBatch(Self.architecture, batch: batch, mask: mask, net: net) }
+}
