@@ -8,6 +8,30 @@ public protocol Optimizer: AnyObject {
     /// The learning rate for the next step (schedules set it).
     var learningRate: Float { get set }
     func step(_ gradients: [Tensor]) throws
+    /// The state besides the parameters (momentum buffers, moment estimates, step count), for
+    /// checkpoints: ``restore(_:)`` on an optimizer of the same kind over the same parameters
+    /// continues exactly where this one stopped.
+    var state: OptimizerState { get }
+    func restore(_ state: OptimizerState) throws
+}
+
+/// An optimizer's state: arrays named `<kind>.<parameter index>` and scalars as strings.
+public struct OptimizerState: Sendable, Equatable {
+    public var arrays: [String: FloatArray]
+    public var values: [String: String]
+    public init(arrays: [String: FloatArray] = [:], values: [String: String] = [:]) {
+        self.arrays = arrays
+        self.values = values
+    }
+
+    /// Array `name`, which must have `count` values.
+    func array(_ name: String, count: Int, optimizer: String) throws -> [Float] {
+        guard let a = arrays[name] else { throw CVSegError.invalidArgument("\(optimizer) state: no '\(name)'") }
+        guard a.values.count == count else {
+            throw CVSegError.invalidArgument("\(optimizer) state: '\(name)' has \(a.values.count) values, its parameter \(count)")
+        }
+        return a.values
+    }
 }
 
 func checkGradients(_ parameters: [Parameter], _ gradients: [Tensor], _ name: String) throws {
@@ -65,6 +89,19 @@ public final class SGD: Optimizer {
             }
             for k in 0..<w.count { w[k] -= learningRate * g[k] }
             p.value = Tensor(shape: p.value.shape, values: w)
+        }
+    }
+
+    public var state: OptimizerState {
+        var arrays: [String: FloatArray] = [:]
+        for (i, b) in buffers.enumerated() { if let b { arrays["momentum.\(i)"] = FloatArray(shape: [b.count], values: b) } }
+        return OptimizerState(arrays: arrays, values: ["optimizer": "sgd"])
+    }
+
+    public func restore(_ state: OptimizerState) throws {
+        guard state.values["optimizer"] == "sgd" else { throw CVSegError.invalidArgument("SGD state: saved by '\(state.values["optimizer"] ?? "?")'") }
+        buffers = try parameters.enumerated().map { i, p in
+            state.arrays["momentum.\(i)"] == nil ? nil : try state.array("momentum.\(i)", count: p.value.count, optimizer: "SGD")
         }
     }
 }
@@ -125,6 +162,27 @@ public final class Adam: Optimizer {
             p.value = Tensor(shape: p.value.shape, values: w)
         }
     }
+
+    public var state: OptimizerState {
+        var arrays: [String: FloatArray] = [:]
+        for i in parameters.indices {
+            arrays["exp_avg.\(i)"] = FloatArray(shape: [m[i].count], values: m[i])
+            arrays["exp_avg_sq.\(i)"] = FloatArray(shape: [v[i].count], values: v[i])
+        }
+        return OptimizerState(arrays: arrays, values: ["optimizer": decoupled ? "adamw" : "adam", "step": String(t)])
+    }
+
+    public func restore(_ state: OptimizerState) throws {
+        let kind = decoupled ? "adamw" : "adam"
+        guard state.values["optimizer"] == kind else {
+            throw CVSegError.invalidArgument("\(kind) state: saved by '\(state.values["optimizer"] ?? "?")'")
+        }
+        guard let steps = state.values["step"].flatMap(Int.init), steps >= 0 else { throw CVSegError.invalidArgument("\(kind) state: no step count") }
+        let name = decoupled ? "AdamW" : "Adam"
+        m = try parameters.indices.map { try state.array("exp_avg.\($0)", count: parameters[$0].value.count, optimizer: name) }
+        v = try parameters.indices.map { try state.array("exp_avg_sq.\($0)", count: parameters[$0].value.count, optimizer: name) }
+        t = steps
+    }
 }
 
 /// Learning-rate schedules: the rate for a 0-based step (or epoch) from the base rate.
@@ -176,6 +234,14 @@ public struct EarlyStopping: Sendable {
         self.patience = patience
         self.minDelta = minDelta
         self.goal = goal
+    }
+
+    /// The state after earlier evaluations (a resumed run).
+    public init(patience: Int, minDelta: Float = 0, goal: Goal, best: Float?, bestStep: Int?, waited: Int) {
+        self.init(patience: patience, minDelta: minDelta, goal: goal)
+        self.best = best
+        self.bestStep = bestStep
+        self.waited = waited
     }
 
     /// Records the metric of evaluation `step`; returns true when training should stop.

@@ -158,9 +158,12 @@ import CVSegTensor
         try dir.write("junk.safetensors", Array("not a safetensors file at all".utf8))
         let corrupt = try CLI.run(["segment", "fcn32s", "--weights", dir.path + "/junk.safetensors", dir.path + "/in", "-o", dir.path + "/out"])
         #expect(corrupt.status != 0 && corrupt.stderr.contains("junk.safetensors"), "\(corrupt.stderr)")
-        let none = try CLI.run(["segment", "fcn16s", dir.path + "/in", "-o", dir.path + "/out"])
+        // No --weights and no shipped model where CVSEG_MODELS points.
+        let none = try CLI.run(["segment", "fcn16s", dir.path + "/in", "-o", dir.path + "/out"], environment: ["CVSEG_MODELS": dir.path])
         #expect(none.status == 64)
-        #expect(none.stderr.contains("no shipped model for fcn16s yet; pass --weights FILE"), "\(none.stderr)")
+        #expect(none.stderr.contains("no shipped horse model for fcn16s (horse-fcn16s.safetensors is not in \(dir.path))"), "\(none.stderr)")
+        let unknown = try CLI.run(["segment", "fcn16s", "--model", "cats", dir.path + "/in", "-o", dir.path + "/out"])
+        #expect(unknown.status == 64 && unknown.stderr.contains("--model must be one of horse, camvid, not 'cats'"), "\(unknown.stderr)")
         #expect(!FileManager.default.fileExists(atPath: dir.path + "/out"))
     }
 }

@@ -2,6 +2,7 @@ import CVSegCore
 import CVSegEval
 import CVSegIO
 import CVSegPlot
+import CVSegNN
 
 /// Evaluation pictures, drawn by CVSegPlot and written through cvseg's own PNG encoder.
 enum Plots {
@@ -86,5 +87,35 @@ enum Plots {
         let path = folder + "/proposal_recall.png"
         try write(try chart.render(), to: path)
         return [path]
+    }
+
+    /// The training curves, one picture: the mean training loss per epoch above, the validation
+    /// mIoU (and foreground IoU, pixel accuracy) below, both against the epoch.
+    static func trainingCurves(_ history: [EpochRecord], epochs: Int, title: String, to path: String) throws {
+        guard !history.isEmpty else { return }
+        let x = history.map { Double($0.epoch) }
+        let xRange = 0.0...Double(max(epochs, 2))
+        let losses = history.map(\.loss).filter(\.isFinite)
+        let top = max(losses.max() ?? 1, 1e-6) * 1.05
+        let lossChart = LineChart(title: title + ": training loss", xLabel: "Epoch", yLabel: "Loss",
+                                  series: [LineSeries(name: "training loss", x: x, y: history.map(\.loss))],
+                                  xRange: xRange, yRange: 0...top, width: 640, height: 320)
+        var series: [LineSeries] = []
+        func add(_ name: String, _ values: [Double?]) {
+            guard values.allSatisfy({ $0 != nil }) else { return }
+            series.append(LineSeries(name: name, x: x, y: values.map { $0! }))
+        }
+        add("validation mIoU", history.map(\.validationMIoU))
+        add("validation foreground IoU", history.map(\.validationForegroundIoU))
+        add("validation pixel accuracy", history.map(\.validationAccuracy))
+        var picture = try lossChart.render().image
+        if !series.isEmpty {
+            let metricChart = LineChart(title: "Validation", xLabel: "Epoch", yLabel: "Score", series: series,
+                                        xRange: xRange, yRange: 0...1, width: 640, height: 320, legend: .automatic)
+            let below = try metricChart.render().image
+            picture = Image(width: picture.width, height: picture.height + below.height, layout: picture.layout,
+                            samples: picture.samples + below.samples)
+        }
+        try ImageFile.writeAtomically(ImageEncoder.png(picture, options: PNGWriteOptions(compressionLevel: 6)), to: path)
     }
 }

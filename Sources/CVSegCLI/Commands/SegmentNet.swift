@@ -1,4 +1,7 @@
 import ArgumentParser
+#if canImport(Glibc)
+import Glibc
+#endif
 import CVSegCore
 import CVSegIO
 import CVSegNN
@@ -8,19 +11,75 @@ import CVSegTensor
 struct NetOptions: ParsableArguments {
     @Option(help: ArgumentHelp("""
         Trained weights: a safetensors file whose metadata names the architecture (as \
-        SegmentationModel.save writes). Required until models are shipped.
+        `cvseg train` writes). Default: the shipped model named by --model.
         """, valueName: "file"))
     var weights: String?
 
     @Option(help: ArgumentHelp("""
+        The shipped model to use without --weights: horse (foreground/background, default) or \
+        camvid (11 street classes), where one is shipped for the architecture.
+        """, valueName: "name"))
+    var model = "horse"
+
+    @Option(help: ArgumentHelp("""
         Run the network with the image's longer side resized to this many pixels and resize the \
-        class scores back to the image bilinearly (default: full resolution).
+        class scores back to the image bilinearly (default: the model's training input size, \
+        else full resolution).
         """, valueName: "pixels"))
     var inputSize: Int?
 
+    @Flag(help: "Run at full resolution even when the model records an input size.")
+    var fullResolution = false
+
     func validate(architecture: String) throws {
-        if weights == nil { throw ValidationError("no shipped model for \(architecture) yet; pass --weights FILE") }
         if let s = inputSize, !(1...65_536).contains(s) { throw ValidationError("--input-size must be 1...65536, not \(s).") }
+        if inputSize != nil && fullResolution { throw ValidationError("--input-size and --full-resolution exclude each other.") }
+        if weights == nil && !ShippedModels.names.contains(model) {
+            throw ValidationError("--model must be one of \(ShippedModels.names.joined(separator: ", ")), not '\(model)'.")
+        }
+    }
+
+    /// The weights file: --weights, or the shipped model for `architecture`.
+    func weightsPath(architecture: String) throws -> String {
+        if let weights { return weights }
+        return try ShippedModels.path(model, architecture: architecture)
+    }
+}
+
+/// The models shipped with cvseg: `models/<name>-<architecture>.safetensors`, found in
+/// `$CVSEG_MODELS` when set, else in a `models` folder next to the executable or in one of its
+/// parent folders (so a build inside the source tree finds the repository's `models/`, and an
+/// installation finds the `models/` copied beside the binary).
+enum ShippedModels {
+    static let names = ["horse", "camvid"]
+
+    static func path(_ name: String, architecture: String) throws -> String {
+        let file = "\(name)-\(architecture).safetensors"
+        var folders: [String] = []
+        if let env = getenv("CVSEG_MODELS") {
+            folders.append(String(cString: env))
+        } else if var dir = executableDirectory() {
+            for _ in 0..<6 {
+                folders.append(dir + "/models")
+                guard let slash = dir.lastIndex(of: "/"), slash != dir.startIndex else { break }
+                dir = String(dir[..<slash])
+            }
+        }
+        for folder in folders where access(folder + "/" + file, R_OK) == 0 { return folder + "/" + file }
+        throw ValidationError("""
+            no shipped \(name) model for \(architecture) (\(file) is not in \(folders.isEmpty ? "any models folder" : folders.joined(separator: ", "))); \
+            pass --weights FILE, another --model, or set CVSEG_MODELS
+            """)
+    }
+
+    /// The folder of the running executable (symbolic links resolved).
+    static func executableDirectory() -> String? {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        guard n > 0 else { return nil }
+        let path = String(decoding: buffer[..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        guard let slash = path.lastIndex(of: "/") else { return nil }
+        return String(path[..<slash])
     }
 }
 
@@ -31,16 +90,19 @@ struct NetOptions: ParsableArguments {
 final class SharedNetwork: @unchecked Sendable {
     let model: SegmentationModel
     let normalization: Normalization
-    init(model: SegmentationModel, normalization: Normalization) {
+    /// The longer side the network runs at (nil: full resolution).
+    let inputSize: Int?
+    init(model: SegmentationModel, normalization: Normalization, inputSize: Int?) {
         self.model = model
         self.normalization = normalization
+        self.inputSize = inputSize
     }
 }
 
 /// The network in `path`, which must be a `architecture` model: the metadata is checked
 /// before any weight is converted, so a file for another network is refused at once, naming
 /// both. Errors name the file.
-func loadSegmentationNetwork(_ path: String, architecture: String) throws -> SegmentationModel {
+func loadSegmentationNetwork(_ path: String, architecture: String) throws -> (model: SegmentationModel, metadata: [String: String]) {
     let file = try Safetensors.read(path)
     guard let meta = file.metadata, let found = meta[SegmentationModel.architectureKey] else {
         throw CVSegError.invalidContent(
@@ -62,26 +124,45 @@ func loadSegmentationNetwork(_ path: String, architecture: String) throws -> Seg
     }
     let state = file.tensors.map { ($0.name, Tensor(shape: Shape($0.array.shape), values: $0.array.values)) }
     try model.load(stateDict: state, strict: true, source: path)
-    return model
+    return (model, meta)
 }
 
-/// The size whose longer side is `longer`, keeping the aspect ratio (the shorter side rounded,
-/// at least 1).
-func inferenceSize(width: Int, height: Int, longer: Int) -> (width: Int, height: Int) {
-    let long = max(width, height, 1)
-    func scaled(_ side: Int) -> Int { max(1, Int((Double(side) * Double(longer) / Double(long)).rounded())) }
-    return width >= height ? (longer, scaled(height)) : (scaled(width), longer)
+/// The preprocessing a model file records (`cvseg train` writes it): the normalisation
+/// (`normalization_mean`, `normalization_std`; default ImageNet's) and the input size
+/// (`input_size`, the longer side; nil when absent). Malformed values are errors naming the file.
+func recordedPreprocessing(_ meta: [String: String], file: String) throws -> (normalization: Normalization, inputSize: Int?) {
+    func floats(_ key: String) throws -> [Float]? {
+        guard let text = meta[key] else { return nil }
+        let values = text.split(separator: ",").map { Float($0) }
+        guard values.count == 3, values.allSatisfy({ $0 != nil && $0!.isFinite }) else {
+            throw CVSegError.invalidContent(file: file, reason: "metadata '\(key)' is '\(text)', expected 3 numbers separated by commas")
+        }
+        return values.map { $0! }
+    }
+    var normalization = Normalization.imageNet
+    if let mean = try floats("normalization_mean"), let std = try floats("normalization_std") {
+        guard std.allSatisfy({ $0 > 0 }) else { throw CVSegError.invalidContent(file: file, reason: "metadata 'normalization_std' must be positive") }
+        normalization = Normalization(mean: mean, std: std)
+    }
+    var inputSize: Int?
+    if let text = meta["input_size"] {
+        guard let v = Int(text), (1...65_536).contains(v) else {
+            throw CVSegError.invalidContent(file: file, reason: "metadata 'input_size' is '\(text)', expected an integer in 1...65536")
+        }
+        inputSize = v
+    }
+    return (normalization, inputSize)
 }
 
 /// Labels of one image: RGB (gray repeated, alpha dropped, 16-bit to its high byte, as the
 /// training data loader does), normalised, run at full size or at `inputSize` (longer side)
 /// with the scores resized back bilinearly, argmax over the classes.
-func segmentWithNetwork(_ image: AnyImage, network: SharedNetwork, inputSize: Int?) throws -> LabelMap {
+func segmentWithNetwork(_ image: AnyImage, network: SharedNetwork) throws -> LabelMap {
     let planar = PlanarImage(image.to8Bit())
     let (w, h) = (planar.width, planar.height)
     let x: Tensor
-    if let s = inputSize {
-        let size = inferenceSize(width: w, height: h, longer: s)
+    if let s = network.inputSize {
+        let size = sizeWithLongerSide(width: w, height: h, longer: s)
         x = try InferenceResize.input(planar, width: size.width, height: size.height, normalization: network.normalization)
     } else {
         x = try network.normalization.tensor([planar])
@@ -101,21 +182,23 @@ func classesPresent(_ labels: LabelMap, classes: Int) -> [Int] {
 /// image is read), then read, segment and write each image as the classical methods do.
 /// `--json` details: `width`, `height` and `classes` (the classes present in the labels).
 func runNetworkBatch(_ architecture: String, batch: BatchOptions, mask: MaskOptions, net: NetOptions) throws {
-    guard let weights = net.weights else { throw ValidationError("no shipped model for \(architecture) yet; pass --weights FILE") }
-    let model = try loadSegmentationNetwork(weights, architecture: architecture)
+    let weights = try net.weightsPath(architecture: architecture)
+    let (model, meta) = try loadSegmentationNetwork(weights, architecture: architecture)
+    let recorded = try recordedPreprocessing(meta, file: weights)
     if model.classes > 256 && mask.format == .palette {
         throw CVSegError.invalidContent(file: weights, reason: "\(model.classes) classes do not fit a palette PNG (256 at most); use --format labels")
     }
-    let network = SharedNetwork(model: model, normalization: .imageNet)
+    let network = SharedNetwork(model: model, normalization: recorded.normalization,
+                                inputSize: net.fullResolution ? nil : net.inputSize ?? recorded.inputSize)
     let name = "segment \(architecture)"
     let (items, problems) = Inputs.plan(batch.inputs, outputRoot: batch.output, shard: batch.shard)
     let progress = Progress(total: items.count, label: name, quiet: batch.quiet)
     let decode = DecodeOptions(palette: .expand, lenient: batch.lenient)
     let png = PNGWriteOptions(compressionLevel: mask.pngCompression)
-    let (format, inputSize, classes) = (mask.format, net.inputSize, model.classes)
+    let (format, classes) = (mask.format, model.classes)
     let statuses = BatchRunner.run(items, jobs: batch.resolvedJobs, skipExisting: batch.skipExisting, progress: progress) { item in
         let image = try ImageFile.read(item.input, options: decode).expanded()
-        let labels = try segmentWithNetwork(image, network: network, inputSize: inputSize)
+        let labels = try segmentWithNetwork(image, network: network)
         let written: MaskLabels = classes <= 256
             ? .bytes(Image(width: labels.width, height: labels.height, layout: .gray, samples: labels.labels.map { UInt8(truncatingIfNeeded: $0) }))
             : .wide(labels)
@@ -130,12 +213,15 @@ func runNetworkBatch(_ architecture: String, batch: BatchOptions, mask: MaskOpti
 
 extension Segment {
     static let networkDiscussion = """
-        The weights file (--weights, safetensors) names its architecture in its metadata; a file \
-        for another architecture is refused before any image is read. Images become RGB (gray \
-        repeated, alpha dropped, 16-bit reduced to the high byte, palette expanded), are \
-        normalised with the ImageNet mean and standard deviation, and run at full resolution \
-        (the network pads to its output stride and crops back) or, with --input-size S, with the \
-        longer side resized to S and the class scores resized back bilinearly. Labels are the \
+        The weights file (--weights, safetensors; default the shipped model chosen by --model) \
+        names its architecture in its metadata; a file for another architecture is refused \
+        before any image is read. Images become RGB (gray repeated, alpha dropped, 16-bit \
+        reduced to the high byte, palette expanded), are normalised as the model records \
+        (ImageNet's mean and standard deviation otherwise) and run with the longer side resized \
+        to the model's training input size (--input-size S to choose another; area averaging \
+        when shrinking) with the class scores resized back bilinearly, or at full resolution \
+        (--full-resolution, or a model without a recorded size; the network pads to its output \
+        stride and crops back). Labels are the \
         argmax over the classes: --format labels, palette, color or overlay keep them; binary \
         marks label > 0 as foreground. --jobs N runs N images at once; the oneDNN threads inside \
         each are set by OMP_NUM_THREADS (all cores by default: with --jobs above 1, set \

@@ -47,22 +47,29 @@ public struct Batch: Sendable {
     public let names: [String]
 }
 
-/// An epoch's mini-batches, decoded one batch at a time (``next()``) or by number (``batch(_:)``).
+/// An epoch's mini-batches, decoded one batch at a time (``next()``) or by number (``batch(_:)``),
+/// from a dataset's files (``SegmentationDataset/batches(size:shuffle:epoch:augmentation:normalization:dropLast:)``)
+/// or from samples held in memory (``SampleSet/batches(size:shuffle:epoch:augmentation:normalization:dropLast:)``).
 public struct DatasetBatches: Sendable {
-    public let dataset: SegmentationDataset
-    /// The dataset indices in this epoch's order.
+    /// The sample indices in this epoch's order.
     public let order: [Int]
     public let size: Int
     public let augmentation: Augmentation?
     public let normalization: Normalization
     let seed: UInt64
     let epoch: Int
+    let ignoreLabel: Int32
+    /// Sample `i`, decoded.
+    let load: @Sendable (Int) throws -> SegmentationSample
+    /// Sample `i`'s name in error messages (its image file).
+    let describe: @Sendable (Int) -> String
     private var position = 0
 
-    init(dataset: SegmentationDataset, size: Int, seed: UInt64?, epoch: Int, augmentation: Augmentation?,
-         normalization: Normalization, dropLast: Bool) {
+    init(count: Int, size: Int, seed: UInt64?, epoch: Int, augmentation: Augmentation?, normalization: Normalization,
+         dropLast: Bool, ignoreLabel: Int32, load: @escaping @Sendable (Int) throws -> SegmentationSample,
+         describe: @escaping @Sendable (Int) -> String) {
         precondition(size > 0, "batch size \(size)")
-        var order = Array(dataset.pairs.indices)
+        var order = Array(0..<count)
         if let seed {
             // Fisher–Yates on a generator of (seed, epoch): a new order each epoch, the same for a seed.
             var g = SplitMix64(seed: Self.mix(seed, UInt64(truncatingIfNeeded: epoch), 0x5348_5546))
@@ -71,13 +78,15 @@ public struct DatasetBatches: Sendable {
             }
         }
         if dropLast { order.removeLast(order.count % size) }
-        self.dataset = dataset
         self.order = order
         self.size = size
         self.augmentation = augmentation
         self.normalization = normalization
         self.seed = seed ?? 0
         self.epoch = epoch
+        self.ignoreLabel = ignoreLabel
+        self.load = load
+        self.describe = describe
     }
 
     static func mix(_ a: UInt64, _ b: UInt64, _ c: UInt64) -> UInt64 {
@@ -93,7 +102,7 @@ public struct DatasetBatches: Sendable {
     public var count: Int { (order.count + size - 1) / size }
 
     /// The augmentation seed of a sample: a function of the seed, the epoch and the sample's
-    /// dataset index only, so it does not depend on the batch size or the order.
+    /// index only, so it does not depend on the batch size or the order.
     public func augmentationSeed(index: Int) -> UInt64 {
         Self.mix(seed, UInt64(truncatingIfNeeded: epoch), UInt64(index))
     }
@@ -105,11 +114,11 @@ public struct DatasetBatches: Sendable {
         let indices = Array(order[(b * size)..<min(order.count, (b + 1) * size)])
         var images: [PlanarImage] = [], targets: [Int32] = [], names: [String] = []
         for i in indices {
-            var s = try dataset.sample(i)
-            if let augmentation { s = augmentation.apply(s, seed: augmentationSeed(index: i), ignoreLabel: dataset.ignoreLabel) }
+            var s = try load(i)
+            if let augmentation { s = augmentation.apply(s, seed: augmentationSeed(index: i), ignoreLabel: ignoreLabel) }
             if let first = images.first, first.width != s.image.width || first.height != s.image.height {
                 throw CVSegError.invalidArgument(
-                    "batch \(b): \(dataset.pairs[i].image) is \(s.image.width)x\(s.image.height) but \(dataset.pairs[indices[0]].image) "
+                    "batch \(b): \(describe(i)) is \(s.image.width)x\(s.image.height) but \(describe(indices[0])) "
                         + "is \(first.width)x\(first.height); give an augmentation (crop) or batch size 1")
             }
             images.append(s.image)
@@ -128,7 +137,7 @@ public struct DatasetBatches: Sendable {
 }
 
 extension SegmentationDataset {
-    /// The mini-batches of one epoch.
+    /// The mini-batches of one epoch, decoding each pair's files when its batch is asked for.
     /// - Parameters:
     ///   - size: samples per batch (the last batch may be smaller unless `dropLast`).
     ///   - seed: shuffles the order (a new order for each `epoch`, the same for the same seed and
@@ -136,8 +145,34 @@ extension SegmentationDataset {
     ///   - augmentation: nil for none (the batch's images must then have the same size).
     public func batches(size: Int, shuffle seed: UInt64?, epoch: Int = 0, augmentation: Augmentation? = nil,
                         normalization: Normalization = .imageNet, dropLast: Bool = false) -> DatasetBatches {
-        DatasetBatches(dataset: self, size: size, seed: seed, epoch: epoch, augmentation: augmentation,
-                       normalization: normalization, dropLast: dropLast)
+        let dataset = self
+        return DatasetBatches(count: count, size: size, seed: seed, epoch: epoch, augmentation: augmentation,
+                              normalization: normalization, dropLast: dropLast, ignoreLabel: ignoreLabel,
+                              load: { try dataset.sample($0) }, describe: { dataset.pairs[$0].image })
+    }
+}
+
+/// Decoded samples held in memory (a training set decoded once, at its training scale), batched
+/// as a dataset's files are.
+public struct SampleSet: Sendable {
+    public let samples: [SegmentationSample]
+    /// The label of pixels the loss skips (also used for augmentation padding).
+    public let ignoreLabel: Int32
+
+    public init(_ samples: [SegmentationSample], ignoreLabel: Int32 = LabelMap.ignoreLabel) {
+        self.samples = samples
+        self.ignoreLabel = ignoreLabel
+    }
+
+    public var count: Int { samples.count }
+
+    /// The mini-batches of one epoch (as ``SegmentationDataset/batches(size:shuffle:epoch:augmentation:normalization:dropLast:)``).
+    public func batches(size: Int, shuffle seed: UInt64?, epoch: Int = 0, augmentation: Augmentation? = nil,
+                        normalization: Normalization = .imageNet, dropLast: Bool = false) -> DatasetBatches {
+        let samples = self.samples
+        return DatasetBatches(count: samples.count, size: size, seed: seed, epoch: epoch, augmentation: augmentation,
+                              normalization: normalization, dropLast: dropLast, ignoreLabel: ignoreLabel,
+                              load: { samples[$0] }, describe: { samples[$0].name })
     }
 }
 
@@ -145,11 +180,13 @@ extension SegmentationDataset {
 /// training size, and the network's scores are resized back to the original size (bilinearly,
 /// PyTorch's `align_corners=False`) before the argmax, so the labels cover the original pixels.
 public enum InferenceResize {
-    /// The image resized (bilinear) to `width × height` and normalised, as `[1, 3, height, width]`.
+    /// The image resized to `width × height` (area averaging when shrinking, else bilinear:
+    /// ``PlanarImage/resizedForNetwork(width:height:)``, as training resizes) and normalised, as
+    /// `[1, 3, height, width]`.
     public static func input(_ image: PlanarImage, width: Int, height: Int,
                              normalization: Normalization = .imageNet) throws -> Tensor {
         guard width > 0, height > 0 else { throw CVSegError.invalidArgument("InferenceResize.input: size \(width)x\(height)") }
-        return try normalization.tensor([image.resized(width: width, height: height)])
+        return try normalization.tensor([image.resizedForNetwork(width: width, height: height)])
     }
 
     /// Scores `[N, C, h, w]` resized bilinearly to `[N, C, height, width]`.
