@@ -14,6 +14,8 @@ import CVSegTensor
 public func trainingStep(optimizer: Optimizer, step: Int, seed: UInt64 = 0,
                          loss: (ForwardContext) throws -> Tensor) throws -> Float {
     let context = ForwardContext.training(seed: seed &+ UInt64(truncatingIfNeeded: step) &* 0x9E37_79B9_7F4A_7C15)
+    // The tape and what it recorded form a reference cycle; break it whatever happens.
+    defer { context.tape?.clear() }
     do {
         let value = try loss(context)
         guard let tape = context.tape else { throw CVSegError.invalidArgument("trainingStep: the context has no tape") }

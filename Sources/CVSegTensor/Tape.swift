@@ -32,6 +32,15 @@ public final class Tape: @unchecked Sendable {
     /// The number of recorded entries.
     public var count: Int { entries.count }
 
+    /// Drops every entry. The backward closures hold their input tensors, and tensors hold
+    /// their tape, so a tape and everything recorded on it form a reference cycle that only
+    /// this breaks: call it when the step is done (`trainingStep` does).
+    /// Tensors recorded earlier keep their values but can no longer be differentiated.
+    public func clear() {
+        entries.removeAll()
+        scopes.removeAll()
+    }
+
     /// `tensor`'s values as a leaf on this tape (a parameter or an input to differentiate for).
     public func parameter(_ tensor: Tensor, name: String = "parameter") -> Tensor {
         entries.append(Entry(name: path(name), shape: tensor.shape, inputs: [], backward: nil))
@@ -65,6 +74,9 @@ public final class Tape: @unchecked Sendable {
     ///   naming the entry (its layer path) where it appeared.
     public func gradients(of loss: Tensor, for tensors: [Tensor]) throws -> [Tensor] {
         guard loss.tape === self else { throw CVSegError.invalidArgument("gradients: the loss is not recorded on this tape") }
+        guard loss.entry < entries.count, tensors.allSatisfy({ $0.tape !== self || $0.entry < entries.count }) else {
+            throw CVSegError.invalidArgument("gradients: the tape was cleared after these tensors were recorded")
+        }
         guard loss.count == 1 else { throw CVSegError.invalidArgument("gradients: the loss has shape \(loss.shape), not one element") }
         guard loss.scalarValue.isFinite else {
             let origin = firstNonFinite ?? entries[loss.entry].name

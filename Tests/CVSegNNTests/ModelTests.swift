@@ -118,6 +118,34 @@ import CVSegTensor
         #expect(FCN.Config.vgg16(.fcn8s, classes: 21).metadata["widths"] == "64,128,256,512,512")
     }
 
+    /// `batch_norm=true` puts batch norm after every backbone convolution (vgg16_bn's naming:
+    /// conv, BN, ReLU), is recorded only when true (older files still describe the same model),
+    /// and trains: the running statistics move.
+    @Test(arguments: ["fcn8s", "dilated"])
+    func batchNormOption(_ arch: String) throws {
+        var m = Self.tinyMetadata(arch)
+        let plain = try SegmentationModel.make(metadata: m, seed: 1)
+        #expect(plain.metadata["batch_norm"] == nil)
+        #expect(!plain.namedBuffers().contains { $0.0.hasPrefix("stage1.") })
+        m["batch_norm"] = "true"
+        let model = try SegmentationModel.make(metadata: m, seed: 1)
+        #expect(model.metadata == m)
+        let names = model.namedParameters().map(\.0) + model.namedBuffers().map(\.0)
+        #expect(names.contains("stage1.0.weight") && names.contains("stage1.1.weight") && names.contains("stage1.1.running_mean")
+                && names.contains("stage1.3.weight") && names.contains("stage5.7.running_var"), "\(names)")
+        var rng = SplitMix64(seed: 2)
+        let x = Tensor.randomNormal([2, 3, 32, 32], generator: &rng)
+        let optimizer = try Adam(model.parameters)
+        try trainingStep(optimizer: optimizer, step: 0) { context in
+            try Loss.crossEntropy(model(x, context), targets: (0..<(2 * 32 * 32)).map { Int32($0 % 3) })
+        }
+        #expect(model.namedBuffers().first { $0.0 == "stage1.1.running_mean" }!.1.value.values.contains { $0 != 0 })
+        m["batch_norm"] = "yes"
+        do { _ = try SegmentationModel.make(metadata: m); Issue.record("batch_norm=yes accepted") } catch {
+            #expect("\(error)".contains("key 'batch_norm' is 'yes', expected true or false"))
+        }
+    }
+
     /// Bad metadata is refused naming the key.
     @Test func badMetadataNamesTheKey() throws {
         func message(_ m: [String: String]) -> String {
@@ -255,12 +283,17 @@ import CVSegTensor
         let targets = (0..<(2 * 32 * 32)).map { _ in Int32(rng.next() % 3) }
         let before = model.namedParameters().map { ($0.0, $0.1.value.values) }
         let optimizer = try SGD(model.parameters, learningRate: 0.01, momentum: 0.9)
+        weak var tape: Tape?
         let loss = try trainingStep(optimizer: optimizer, step: 0) { context in
+            tape = context.tape
             let y = try model(x, context)
             #expect(y.shape == [2, 3, 32, 32])
             return try Loss.crossEntropy(y, targets: targets)
         }
         #expect(loss.isFinite && loss > 0, "\(arch): loss \(loss)")
+        // The step's tape (a reference cycle with its recorded tensors) is freed afterwards:
+        // without that, training leaked every step's activations.
+        #expect(tape == nil, "\(arch): the training step's tape outlived the step")
         let after = model.namedParameters().map(\.1.value.values)
         let changed = zip(before, after).filter { $0.0.1 != $0.1 }.count
         #expect(changed > before.count / 2, "\(arch): \(changed) of \(before.count) parameters changed")

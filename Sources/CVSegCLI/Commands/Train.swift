@@ -208,8 +208,9 @@ func trainNetwork(_ architecture: String, _ o: TrainOptions) throws {
     for item in o.config {
         let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
         let key = parts[0], value = parts.count > 1 ? parts[1] : ""
-        guard metadata[key] != nil, !["architecture", "classes"].contains(key) else {
-            let keys = metadata.keys.filter { !["architecture", "classes"].contains($0) }.sorted().joined(separator: ", ")
+        let optional = architecture == "deconvnet" ? [] : ["batch_norm"]  // keys absent from the defaults
+        guard metadata[key] != nil || optional.contains(key), !["architecture", "classes"].contains(key) else {
+            let keys = (metadata.keys.filter { !["architecture", "classes"].contains($0) } + optional).sorted().joined(separator: ", ")
             throw ValidationError("--config: \(architecture) has no setting '\(key)' (settings: \(keys))")
         }
         metadata[key] = value

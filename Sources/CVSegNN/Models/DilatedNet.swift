@@ -41,6 +41,9 @@ public final class DilatedNet: SegmentationModel {
         public var fcWidth: Int
         public var fcKernel: Int
         public var dropout: Float
+        /// Batch norm after every backbone convolution (not in the paper; for training from
+        /// scratch). Metadata key `batch_norm` (`true`; absent means false).
+        public var batchNorm = false
         public var context: Context
         /// The dilations of the context module's 3×3 layers (a 1×1 layer follows).
         public var contextDilations: [Int]
@@ -57,6 +60,7 @@ public final class DilatedNet: SegmentationModel {
             [SegmentationModel.architectureKey: DilatedNet.architectureName, "classes": String(classes), "in_channels": String(inChannels),
              "widths": joined(widths), "convs": joined(convs), "fc_width": String(fcWidth), "fc_kernel": String(fcKernel),
              "dropout": String(dropout), "context": context.rawValue, "context_dilations": joined(contextDilations)]
+                .merging(batchNorm ? ["batch_norm": "true"] : [:]) { a, _ in a }
         }
 
         public init(metadata: [String: String]) throws {
@@ -75,6 +79,7 @@ public final class DilatedNet: SegmentationModel {
                       fcWidth: try r.int("fc_width", in: ModelLimits.channels), fcKernel: try r.int("fc_kernel", in: ModelLimits.kernel),
                       dropout: try r.float("dropout", in: 0..<1), context: context,
                       contextDilations: dilations)
+            batchNorm = try r.flag("batch_norm")
             guard fcKernel % 2 == 1 else { throw r.fail("fc_kernel", "an odd kernel size") }
         }
 
@@ -100,7 +105,7 @@ public final class DilatedNet: SegmentationModel {
         var stages: [Sequential] = []
         for s in 0..<5 {
             stages.append(vggStage(s == 0 ? config.inChannels : w[s - 1], w[s], convs: config.convs[s], dilation: s == 4 ? 2 : 1,
-                                   pool: s < 3, generator: &generator))
+                                   pool: s < 3, batchNorm: config.batchNorm, generator: &generator))
         }
         self.stages = stages
         fc6 = Conv2d(w[4], config.fcWidth, kernel: Size2(integerLiteral: k), padding: Size2(integerLiteral: 4 * (k / 2)), dilation: 4,

@@ -52,6 +52,9 @@ public final class FCN: SegmentationModel {
         public var fcKernel: Int
         /// Dropout after fc6 and fc7 (training only).
         public var dropout: Float
+        /// Batch norm after every backbone convolution (not in the paper; for training from
+        /// scratch). Metadata key `batch_norm` (`true`; absent means false).
+        public var batchNorm = false
 
         /// Defaults: a VGG16 pattern at half width with a 3×3 fc6 of 512 channels.
         public init(variant: Variant = .fcn8s, classes: Int, inChannels: Int = 3, widths: [Int] = [32, 64, 128, 256, 256],
@@ -68,7 +71,7 @@ public final class FCN: SegmentationModel {
         public var metadata: [String: String] {
             [SegmentationModel.architectureKey: variant.rawValue, "classes": String(classes), "in_channels": String(inChannels),
              "widths": joined(widths), "convs": joined(convs), "fc_width": String(fcWidth), "fc_kernel": String(fcKernel),
-             "dropout": String(dropout)]
+             "dropout": String(dropout)].merging(batchNorm ? ["batch_norm": "true"] : [:]) { a, _ in a }
         }
 
         /// - Throws: ``CVSegError/invalidArgument(_:)`` naming the missing or malformed key.
@@ -83,6 +86,7 @@ public final class FCN: SegmentationModel {
                       convs: try r.ints("convs", count: 5, in: ModelLimits.convs),
                       fcWidth: try r.int("fc_width", in: ModelLimits.channels), fcKernel: try r.int("fc_kernel", in: ModelLimits.kernel),
                       dropout: try r.float("dropout", in: 0..<1))
+            batchNorm = try r.flag("batch_norm")
             guard fcKernel % 2 == 1 else { throw r.fail("fc_kernel", "an odd kernel size") }
         }
 
@@ -108,7 +112,8 @@ public final class FCN: SegmentationModel {
         let c = config.classes, w = config.widths
         var stages: [Sequential] = []
         for i in 0..<5 {
-            stages.append(vggStage(i == 0 ? config.inChannels : w[i - 1], w[i], convs: config.convs[i], pool: true, generator: &generator))
+            stages.append(vggStage(i == 0 ? config.inChannels : w[i - 1], w[i], convs: config.convs[i], pool: true,
+                                   batchNorm: config.batchNorm, generator: &generator))
         }
         self.stages = stages
         fc6 = Conv2d(w[4], config.fcWidth, kernel: Size2(integerLiteral: config.fcKernel),

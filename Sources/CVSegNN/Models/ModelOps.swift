@@ -92,12 +92,15 @@ public enum ModelInit {
 
 /// `[Conv2d 3×3 (+ dilation), ReLU] × count` (+ a 2×2 max pooling) as one `nn.Sequential`:
 /// state_dict names `0.weight`, `2.weight`, … as PyTorch's.
-func vggStage(_ inChannels: Int, _ width: Int, convs: Int, dilation: Int = 1, pool: Bool,
+/// A VGG stage: `convs` 3×3 convolutions, each followed by batch norm when `batchNorm`
+/// (torchvision's `vgg16_bn` pattern: conv, BN, ReLU) and a ReLU, then a 2×2 max pooling.
+func vggStage(_ inChannels: Int, _ width: Int, convs: Int, dilation: Int = 1, pool: Bool, batchNorm: Bool = false,
               generator: inout SplitMix64) -> Sequential {
     var layers: [Layer] = []
     for i in 0..<convs {
         layers.append(Conv2d(i == 0 ? inChannels : width, width, kernel: 3, padding: Size2(integerLiteral: dilation),
                              dilation: Size2(integerLiteral: dilation), generator: &generator))
+        if batchNorm { layers.append(BatchNorm2d(width)) }
         layers.append(Activation(.relu))
     }
     if pool { layers.append(MaxPool2d(kernel: 2)) }
@@ -108,5 +111,15 @@ extension Conv2d {
     /// The convolution with its ReLU fused, in the layer's scope.
     func reluForward(_ x: Tensor, _ context: ForwardContext) throws -> Tensor {
         try scoped(context) { try forward(x, context, relu: true) }
+    }
+}
+
+extension MetadataReader {
+    /// An optional `true`/`false` key (absent: false), so files written before the key existed
+    /// still describe the same model.
+    func flag(_ key: String) throws -> Bool {
+        guard let v = metadata[key] else { return false }
+        guard v == "true" || v == "false" else { throw fail(key, "true or false") }
+        return v == "true"
     }
 }
