@@ -12,9 +12,9 @@ extension Module {
         return try load(stateDict: state, strict: strict, source: path)
     }
 
-    /// Writes parameters and buffers as an F32 safetensors file (atomically).
-    public func saveWeights(to path: String, metadata: [String: String]? = nil) throws {
+    /// Writes parameters and buffers as an F32 (or F16) safetensors file (atomically).
+    public func saveWeights(to path: String, metadata: [String: String]? = nil, dtype: SafetensorsDType = .f32) throws {
         let arrays = stateDict().map { (name: $0.0, array: FloatArray(shape: $0.1.shape.dims, values: $0.1.values)) }
-        try Safetensors.write(arrays, metadata: metadata, to: path)
+        try Safetensors.write(arrays, metadata: metadata, dtype: dtype, to: path)
     }
 }

@@ -357,14 +357,20 @@ public enum Safetensors {
 
     // MARK: Writing
 
-    /// A safetensors file holding `arrays` as F32, laid out as the reference writer does: tensors
-    /// sorted by name in byte order, the header compact JSON padded with spaces to a multiple of 8.
+    /// A safetensors file holding `arrays` as F32 (or F16: each value rounded to the nearest
+    /// half-precision value, ties to even, as PyTorch's `.half()`), laid out as the reference
+    /// writer does: tensors sorted by name in byte order, the header compact JSON padded with
+    /// spaces to a multiple of 8.
     ///
     /// - Parameter metadata: written as `__metadata__` (keys in byte order) unless nil.
+    /// - Parameter dtype: `.f32` or `.f16`; F16 refuses values beyond its range (±65504).
     /// - Throws: ``CVSegError/invalidArgument(_:)`` for a name given twice, the reserved name
     ///   `__metadata__`, an array whose shape does not match its value count, or a header over
     ///   100 MB.
-    public static func encode(_ arrays: [(name: String, array: FloatArray)], metadata: [String: String]? = nil) throws -> [UInt8] {
+    public static func encode(_ arrays: [(name: String, array: FloatArray)], metadata: [String: String]? = nil,
+                              dtype: SafetensorsDType = .f32) throws -> [UInt8] {
+        guard dtype == .f32 || dtype == .f16 else { throw CVSegError.invalidArgument("safetensors: cvseg writes F32 or F16, not \(dtype.rawValue)") }
+        let width = dtype == .f32 ? 4 : 2
         try requireUniqueNames(arrays.map(\.name))
         for (name, array) in arrays {
             guard name != "__metadata__" else {
@@ -379,6 +385,9 @@ public enum Safetensors {
             guard count == array.values.count else {
                 throw CVSegError.invalidArgument(
                     "safetensors: tensor '\(name)' has shape \(array.shape) but \(array.values.count) values")
+            }
+            if dtype == .f16, let bad = array.values.first(where: { $0.isFinite && abs($0) > 65504 }) {
+                throw CVSegError.invalidArgument("safetensors: tensor '\(name)' holds \(bad), beyond F16's range")
             }
         }
         let sorted = arrays.sorted { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) }
@@ -400,8 +409,8 @@ public enum Safetensors {
             if i > 0 { header.append(UInt8(ascii: ",")) }
             appendQuoted(name, to: &header)
             let shape = array.shape.map(String.init).joined(separator: ",")
-            let end = offset + 4 * array.values.count
-            header += Array(":{\"dtype\":\"F32\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(end)]}".utf8)
+            let end = offset + width * array.values.count
+            header += Array(":{\"dtype\":\"\(dtype.rawValue)\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(end)]}".utf8)
             offset = end
         }
         header.append(UInt8(ascii: "}"))
@@ -414,7 +423,10 @@ public enum Safetensors {
         out.reserveCapacity(8 + header.count + offset)
         withUnsafeBytes(of: UInt64(header.count).littleEndian) { out += $0 }
         out += header
-        for (_, array) in sorted {
+        for (_, array) in sorted where dtype == .f16 {
+            for v in array.values { withUnsafeBytes(of: Float16(v).bitPattern.littleEndian) { out += $0 } }
+        }
+        for (_, array) in sorted where dtype == .f32 {
             #if _endian(little)
             array.values.withUnsafeBytes { out += $0 }
             #else
@@ -426,8 +438,8 @@ public enum Safetensors {
 
     /// Writes ``encode(_:metadata:)``'s bytes to `path` atomically (temporary file, then rename).
     public static func write(_ arrays: [(name: String, array: FloatArray)], metadata: [String: String]? = nil,
-                             to path: String) throws {
-        try FileBytes.writeAtomically(encode(arrays, metadata: metadata), to: path)
+                             dtype: SafetensorsDType = .f32, to path: String) throws {
+        try FileBytes.writeAtomically(encode(arrays, metadata: metadata, dtype: dtype), to: path)
     }
 
     static func requireUniqueNames(_ names: [String]) throws {

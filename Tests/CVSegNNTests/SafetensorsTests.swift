@@ -127,6 +127,22 @@ private func parseError(_ bytes: [UInt8]) -> CVSegError? {
 
     // MARK: Writing
 
+    /// F16 writing rounds to nearest, ties to even (PyTorch's `.half()`); out-of-range values are refused.
+    @Test func writesHalfPrecision() throws {
+        let values: [Float] = [1.0 / 3, 0.1, 65504, 1e-8, -2.5, 0x1p-24, 1 + 0x1p-11]
+        let bytes = try Safetensors.encode([("h", FloatArray(shape: [7], values: values))], metadata: ["k": "v"], dtype: .f16)
+        let file = try Safetensors.parse(bytes, file: "mem")
+        #expect(file["h"]?.dtype == .f16 && file.metadata == ["k": "v"])
+        let tail = Array(bytes.suffix(14))
+        let bits = (0..<7).map { UInt16(tail[2 * $0]) | UInt16(tail[2 * $0 + 1]) << 8 }
+        // 1 + 2^-11 is halfway between 1 and 1 + 2^-10: ties to even gives 1 (0x3C00).
+        #expect(bits == [0x3555, 0x2E66, 0x7BFF, 0x0000, 0xC100, 0x0001, 0x3C00], "\(bits.map { String($0, radix: 16) })")
+        #expect(file["h"]?.array.values == bits.map { Float(Float16(bitPattern: $0)) })
+        #expect(throws: CVSegError.self) {
+            try Safetensors.encode([("big", FloatArray(shape: [1], values: [70000]))], dtype: .f16)
+        }
+    }
+
     @Test func writeThenReadRoundTrips() throws {
         let dir = NSTemporaryDirectory() + "cvseg-st-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         defer { try? FileManager.default.removeItem(atPath: dir) }

@@ -112,6 +112,9 @@ struct TrainOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Checkpoint path (default: OUTPUT with .ckpt.safetensors).", valueName: "file")) var checkpoint: String?
     @Option(help: ArgumentHelp("CSV log (default: OUTPUT with .csv).", valueName: "file")) var log: String?
     @Option(help: ArgumentHelp("Loss and mIoU curves PNG (default: OUTPUT with .png).", valueName: "file")) var curve: String?
+    @Option(help: ArgumentHelp("Number type of the model file: f32, or f16 (half the size; the checkpoint stays f32).",
+                               valueName: "type"))
+    var weightsDtype = "f32"
     @Flag(help: "No progress on stderr.") var quiet = false
 
     var stem: String { output.hasSuffix(".safetensors") ? String(output.dropLast(12)) : output }
@@ -160,6 +163,7 @@ struct TrainOptions: ParsableArguments {
         if let classes, !(1...65_536).contains(classes) { throw ValidationError("--classes must be 1...65536, not \(classes)") }
         if binary, let classes, classes != 2 { throw ValidationError("--binary means 2 classes, not --classes \(classes)") }
         if !(0...65_535).contains(ignore) { throw ValidationError("--ignore must be 0...65535, not \(ignore)") }
+        if !["f32", "f16"].contains(weightsDtype) { throw ValidationError("--weights-dtype must be f32 or f16, not '\(weightsDtype)'") }
         if initWeights != nil && resume != nil { throw ValidationError("--init-weights and --resume exclude each other") }
         for item in config where !item.contains("=") { throw ValidationError("--config takes KEY=VALUE, not '\(item)'") }
         let paths = [output, checkpointPath, logPath, curvePath]
@@ -251,7 +255,8 @@ func trainNetwork(_ architecture: String, _ o: TrainOptions) throws {
         progressLine("", quiet: o.quiet)
         if !o.quiet { writeStderr("\r" + record.summary(epochs: config.epochs) + "\n") }
         if !trainer.hasValidation || trainer.lastEpochIsBest {
-            try model.saveWeights(to: o.output, metadata: trainer.modelMetadata(classNames: names))
+            try model.saveWeights(to: o.output, metadata: trainer.modelMetadata(classNames: names),
+                                  dtype: o.weightsDtype == "f16" ? .f16 : .f32)
         }
         let csv = ([EpochRecord.csvHeader] + trainer.history.map(\.csvRow)).joined(separator: "\n") + "\n"
         try FileBytes.writeAtomically(Array(csv.utf8), to: o.logPath)
