@@ -1,10 +1,17 @@
-// cvseg-bench: the Swift side of scripts/bench/nn. Times the engine's layers and a VGG-style FCN
-// on the same shapes as scripts/bench/nn_peers.py and prints one JSON object of medians (seconds).
+// cvseg-bench: the Swift side of scripts/bench/nn and scripts/bench/segnets. Times the engine's
+// layers and a VGG-style FCN on the same shapes as scripts/bench/nn_peers.py, or one of the
+// segmentation models on a given input (--segnets), and prints one JSON object (seconds).
 //
 //   cvseg-bench [--runs R] [--size S]        timings (set OMP_NUM_THREADS for the thread count)
 //   cvseg-bench --fcn-inference S            one FCN inference on 1×3×S×S (for peak-memory runs)
 //   cvseg-bench --fcn-only [--runs R]        the FCN forward and training step only (profiling)
 //   cvseg-bench --conv-only [--runs R]       the 3×3 64→64 convolution only (profiling)
+//   cvseg-bench --segnets --weights W --input X [--runs R] [--warmup N] [--output Y] [--release-buffers]
+//       scripts/bench/segnets: loads the model file W (SegmentationModel.load), runs inference on
+//       the tensor `x` of the safetensors file X and prints {architecture, input, output,
+//       load_seconds, seconds (the median of R timed runs after N warm-ups; defaults 5 and 2),
+//       min, max, times}; with --output, writes the last run's scores as tensor `y` of the
+//       safetensors file Y.
 import CVSegCore
 import CVSegIO
 import CVSegNN
@@ -60,11 +67,54 @@ let args = Array(CommandLine.arguments.dropFirst())
     guard let i = args.firstIndex(of: name), i + 1 < args.count, let v = Int(args[i + 1]) else { return nil }
     return v
 }
+@MainActor func stringOption(_ name: String) -> String? {
+    guard let i = args.firstIndex(of: name), i + 1 < args.count else { return nil }
+    return args[i + 1]
+}
 // Timings keep freed buffers in the heap (fewer page faults between layers); the peak-memory
 // run does not, as `cvseg segment <network>` does not: retained buffers would count in the peak.
-if !args.contains("--fcn-inference") { BatchMemory.keepBuffersInHeap() }
+// --release-buffers: time as `cvseg segment <network>` runs (freed large buffers go back to the
+// kernel).
+if !args.contains("--fcn-inference") && !args.contains("--release-buffers") { BatchMemory.keepBuffersInHeap() }
 var rng = SplitMix64(seed: 1)
 do {
+    if args.contains("--segnets") { // scripts/bench/segnets: one model file on one input
+        guard let weights = stringOption("--weights"), let inputPath = stringOption("--input") else {
+            print("cvseg-bench: --segnets needs --weights FILE and --input FILE")
+            exit(2)
+        }
+        let runs = max(option("--runs") ?? 5, 1), warmup = max(option("--warmup") ?? 2, 0)
+        let t0 = now()
+        let model = try SegmentationModel.load(from: weights)
+        let loadSeconds = now() - t0
+        let file = try Safetensors.read(inputPath)
+        guard let stored = file.tensors.first(where: { $0.name == "x" }) else {
+            print("cvseg-bench: \(inputPath) has no tensor 'x'")
+            exit(1)
+        }
+        let x = Tensor(shape: Shape(stored.array.shape), values: stored.array.values)
+        let context = ForwardContext.inference()
+        var y = x
+        for _ in 0..<warmup { y = try model(x, context) }
+        var times: [Double] = []
+        for _ in 0..<runs {
+            let start = now()
+            y = try model(x, context)
+            times.append(now() - start)
+        }
+        if let output = stringOption("--output") {
+            try Safetensors.write([(name: "y", array: FloatArray(shape: y.shape.dims, values: y.values))], to: output)
+        }
+        let sorted = times.sorted(), middle = sorted.count / 2
+        let median = sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
+        print(JSON.object([
+            ("architecture", .string(model.architecture)), ("input", .array(x.shape.dims.map { .int($0) })),
+            ("output", .array(y.shape.dims.map { .int($0) })), ("load_seconds", .number(loadSeconds)),
+            ("seconds", .number(median)), ("min", .number(sorted[0])), ("max", .number(sorted[sorted.count - 1])),
+            ("times", .array(times.map { .number($0) })),
+        ]).text(indent: 0))
+        exit(0)
+    }
     if let size = option("--fcn-inference") {
         let net = BenchFCN(generator: &rng)
         let x = Tensor.randomNormal([1, 3, size, size], generator: &rng)
@@ -89,6 +139,7 @@ do {
         let optimizer = try SGD(net.parameters, learningRate: 0.01, momentum: 0.9)
         let train = try median(runs) {
             let context = ForwardContext.training()
+            defer { context.tape?.clear() }  // breaks the tape's reference cycle
             let loss = try Loss.crossEntropy(net(image, context), targets: targets)
             try optimizer.step(try context.tape!.gradients(of: loss, for: context.recorded(net.parameters).compactMap { $0 }))
         }
@@ -118,6 +169,7 @@ do {
     let optimizer = try SGD(fcn.parameters, learningRate: 0.01, momentum: 0.9)
     out.append(("fcn_train_step", .number(try median(runs) {
         let context = ForwardContext.training()
+        defer { context.tape?.clear() }  // breaks the tape's reference cycle
         let loss = try Loss.crossEntropy(fcn(image, context), targets: targets)
         let tracked = context.recorded(fcn.parameters).compactMap { $0 }
         try optimizer.step(try context.tape!.gradients(of: loss, for: tracked))
