@@ -114,6 +114,21 @@ import CVSegTensor
         #expect(done.status != 0 && done.stderr.contains("already trained 4 epochs"), "\(done.stderr)")
     }
 
+    /// DeconvNet's two-stage training: the first --easy-epochs epochs on object crops.
+    @Test func twoStageTraining() throws {
+        let dir = try TempDir(); defer { dir.cleanup() }
+        try Self.makeSet(dir, "train", count: 8, seed: 6)
+        let r = try CLI.run(["train", "deconvnet", "--images", dir.path + "/train/images", "--masks", dir.path + "/train/masks",
+                             "-o", dir.path + "/d.safetensors", "--epochs", "3", "--easy-epochs", "2", "--batch-size", "4",
+                             "--input-size", "32", "--config", "widths=4,4,8,8,8", "--config", "convs=1,1,1,1,1",
+                             "--config", "fc_width=8", "--quiet"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let records = try EpochRecord.parse(csv: String(contentsOfFile: dir.path + "/d.csv", encoding: .utf8), source: "d.csv")
+        #expect(records.map(\.stage) == ["easy", "easy", "full"])
+        let bad = try CLI.run(Self.trainArguments(dir, output: "e.safetensors", epochs: 2, validation: false) + ["--easy-epochs", "2"])
+        #expect(bad.status == 64 && bad.stderr.contains("--easy-epochs must be 0...1"), "\(bad.stderr)")
+    }
+
     /// Bad data and weights are reported before any training step, and nothing is written.
     @Test func badInputIsRefusedBeforeTraining() throws {
         let dir = try TempDir(); defer { dir.cleanup() }
