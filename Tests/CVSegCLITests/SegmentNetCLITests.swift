@@ -150,6 +150,23 @@ import CVSegTensor
         #expect(r.stdout.isEmpty)
     }
 
+    /// Without --weights, `<model>-<arch>.safetensors` from $CVSEG_MODELS.
+    @Test func shippedModelIsFoundWithoutWeights() throws {
+        let dir = try TempDir(); defer { dir.cleanup() }
+        try Self.makeInputs(dir)
+        let model = try Self.tinyDeconvNet()
+        try FileManager.default.createDirectory(atPath: dir.path + "/models", withIntermediateDirectories: true)
+        try model.save(to: dir.path + "/models/camvid-deconvnet.safetensors")
+        let r = try CLI.run(["segment", "deconvnet", "--model", "camvid", dir.path + "/in/b.jpg", "-o", dir.path + "/out",
+                             "--format", "labels", "--quiet"], environment: ["CVSEG_MODELS": dir.path + "/models"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let out = try Self.readGray(dir.path + "/out/b.png")
+        #expect(out.samples.map(Int32.init) == (try Self.expectedLabels(model, dir.path + "/in/b.jpg")).labels)
+        let horse = try CLI.run(["segment", "deconvnet", dir.path + "/in/b.jpg", "-o", dir.path + "/out2"],
+                                environment: ["CVSEG_MODELS": dir.path + "/models"])
+        #expect(horse.status == 64 && horse.stderr.contains("horse-deconvnet.safetensors"), "\(horse.stderr)")
+    }
+
     @Test func missingOrCorruptWeightsAndNoWeights() throws {
         let dir = try TempDir(); defer { dir.cleanup() }
         try Self.makeInputs(dir)
