@@ -1,6 +1,7 @@
 import CVSegCore
 import CVSegEval
 import CVSegIO
+import CVSegNN
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -15,7 +16,7 @@ enum GroundTruthLoader {
         if (st.st_mode & S_IFMT) != S_IFDIR {
             return try COCOFormat.groundTruth(FileBytes.read(path), file: path)
         }
-        let xml = xmlFiles(path)
+        let xml = try VOCFolder.xmlFiles(path)
         if !xml.isEmpty { return try loadVOC(xml, classNames: classNames) }
         let (masks, problems) = Inputs.collect([path])
         if let problem = problems.first { throw CVSegError.io(path: problem.input, operation: "read", reason: problem.reason) }
@@ -25,34 +26,10 @@ enum GroundTruthLoader {
         return try loadMasks(masks, classNames: classNames)
     }
 
-    private static func xmlFiles(_ folder: String) -> [(path: String, relative: String)] {
-        var out: [(String, String)] = []
-        func walk(_ dir: String, _ rel: String) {
-            guard let d = opendir(dir) else { return }
-            var names: [String] = []
-            while let e = readdir(d) {
-                let name = withUnsafeBytes(of: e.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-                if !name.hasPrefix(".") { names.append(name) }
-            }
-            closedir(d)
-            for name in names.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) {
-                let full = dir + "/" + name, r = rel.isEmpty ? name : rel + "/" + name
-                var st = stat()
-                guard stat(full, &st) == 0 else { continue }
-                if (st.st_mode & S_IFMT) == S_IFDIR { walk(full, r) } else if name.lowercased().hasSuffix(".xml") { out.append((full, r)) }
-            }
-        }
-        walk(folder, "")
-        return out
-    }
-
     private static func categories(_ found: Set<String>, classNames: [String]?, source: String) throws -> [(id: Int, name: String)] {
-        let names = classNames ?? found.sorted()
-        if let classNames {
-            let unknown = found.subtracting(classNames)
-            if !unknown.isEmpty {
-                throw CVSegError.invalidContent(file: source, reason: "classes not in --class-names: \(unknown.sorted().joined(separator: ", "))")
-            }
+        let (names, unknown) = VOCFolder.classes(found: found, classNames: classNames)
+        if !unknown.isEmpty {
+            throw CVSegError.invalidContent(file: source, reason: "classes not in --class-names: \(unknown.joined(separator: ", "))")
         }
         return names.enumerated().map { ($0 + 1, $1) }
     }
