@@ -40,6 +40,15 @@ enum DatasetFiles {
     /// hidden entries (names starting with ".") are skipped.
     /// - Throws: `.io` when `folder` (or a folder inside it) cannot be listed, or is not a folder.
     static func list(_ folder: String) throws -> [(path: String, relative: String)] {
+        try list(folder, matching: isImage)
+    }
+
+    /// The files under `folder` whose names satisfy `wanted`, recursively, in byte order of
+    /// their relative paths; hidden entries (names starting with ".") are skipped and symbolic
+    /// link loops are not followed twice.
+    /// - Throws: `.io` when `folder` (or a folder inside it) cannot be listed, or is not a
+    ///   folder, or a wanted entry cannot be examined.
+    static func list(_ folder: String, matching wanted: (String) -> Bool) throws -> [(path: String, relative: String)] {
         var st = stat()
         guard stat(folder, &st) == 0 else {
             throw CVSegError.io(path: folder, operation: "list", reason: String(cString: strerror(errno)))
@@ -50,11 +59,12 @@ enum DatasetFiles {
         let root = folder.count > 1 && folder.hasSuffix("/") ? String(folder.dropLast()) : folder
         var out: [(String, String)] = []
         var visited: Set<[UInt64]> = []
-        try walk(root, "", &out, &visited)
+        try walk(root, "", wanted, &out, &visited)
         return out
     }
 
-    private static func walk(_ dir: String, _ rel: String, _ out: inout [(String, String)], _ visited: inout Set<[UInt64]>) throws {
+    private static func walk(_ dir: String, _ rel: String, _ wanted: (String) -> Bool, _ out: inout [(String, String)],
+                             _ visited: inout Set<[UInt64]>) throws {
         var st = stat()
         if stat(dir, &st) == 0 {
             // A symbolic-link loop would otherwise recurse forever.
@@ -73,12 +83,12 @@ enum DatasetFiles {
             let full = dir + "/" + name, r = rel.isEmpty ? name : rel + "/" + name
             var st = stat()
             guard stat(full, &st) == 0 else {
-                if isImage(name) { throw CVSegError.io(path: full, operation: "read", reason: String(cString: strerror(errno))) }
+                if wanted(name) { throw CVSegError.io(path: full, operation: "read", reason: String(cString: strerror(errno))) }
                 continue
             }
             if (st.st_mode & S_IFMT) == S_IFDIR {
-                try walk(full, r, &out, &visited)
-            } else if isImage(name) {
+                try walk(full, r, wanted, &out, &visited)
+            } else if wanted(name) {
                 out.append((full, r))
             }
         }

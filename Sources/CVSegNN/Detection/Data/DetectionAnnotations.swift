@@ -90,34 +90,7 @@ public enum VOCFolder {
     /// - Throws: `.io` when `folder` or a folder inside it cannot be listed, or an `.xml` entry
     ///   cannot be examined.
     public static func xmlFiles(_ folder: String) throws -> [(path: String, relative: String)] {
-        var out: [(String, String)] = []
-        var visited: Set<[UInt64]> = []
-        func walk(_ dir: String, _ rel: String) throws {
-            var st = stat()
-            // A symbolic-link loop would otherwise recurse forever.
-            if stat(dir, &st) == 0, !visited.insert([UInt64(st.st_dev), UInt64(st.st_ino)]).inserted { return }
-            guard let d = opendir(dir) else {
-                throw CVSegError.io(path: dir, operation: "list", reason: String(cString: strerror(errno)))
-            }
-            var names: [String] = []
-            while let e = readdir(d) {
-                let name = withUnsafeBytes(of: e.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-                if !name.hasPrefix(".") { names.append(name) }
-            }
-            closedir(d)
-            for name in names.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) {
-                let full = dir + "/" + name, r = rel.isEmpty ? name : rel + "/" + name
-                let isXML = name.lowercased().hasSuffix(".xml")
-                var st = stat()
-                guard stat(full, &st) == 0 else {
-                    if isXML { throw CVSegError.io(path: full, operation: "read", reason: String(cString: strerror(errno))) }
-                    continue
-                }
-                if (st.st_mode & S_IFMT) == S_IFDIR { try walk(full, r) } else if isXML { out.append((full, r)) }
-            }
-        }
-        try walk(folder.count > 1 && folder.hasSuffix("/") ? String(folder.dropLast()) : folder, "")
-        return out
+        try DatasetFiles.list(folder) { $0.lowercased().hasSuffix(".xml") }
     }
 
     /// The class names in label order (label = position + 1) and the names found that the list
