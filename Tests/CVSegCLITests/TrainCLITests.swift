@@ -114,6 +114,23 @@ import CVSegTensor
         #expect(done.status != 0 && done.stderr.contains("already trained 4 epochs"), "\(done.stderr)")
     }
 
+    /// --patience: with a learning rate too small to change the predictions, the validation
+    /// mIoU never improves after epoch 1, so training stops after 1 + patience epochs and the
+    /// model file keeps epoch 1.
+    @Test func earlyStoppingAfterPatienceEpochs() throws {
+        let dir = try TempDir(); defer { dir.cleanup() }
+        try Self.makeSet(dir, "train", count: 8, seed: 7)
+        try Self.makeSet(dir, "val", count: 2, seed: 8)
+        var args = Self.trainArguments(dir, output: "p.safetensors", epochs: 10)
+        args[args.firstIndex(of: "--lr")! + 1] = "1e-12"
+        let r = try CLI.run(args.filter { $0 != "--quiet" } + ["--patience", "2"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stderr.contains("early stopping: no improvement for 2 epochs"), "\(r.stderr)")
+        let records = try EpochRecord.parse(csv: String(contentsOfFile: dir.path + "/p.csv", encoding: .utf8), source: "p.csv")
+        #expect(records.count == 3)
+        #expect(try Safetensors.read(dir.path + "/p.safetensors").metadata?["best_epoch"] == "1")
+    }
+
     /// DeconvNet's two-stage training: the first --easy-epochs epochs on object crops.
     @Test func twoStageTraining() throws {
         let dir = try TempDir(); defer { dir.cleanup() }
