@@ -70,19 +70,7 @@ class GroupedFCN(R.FCN):
         w = self.upscore_weight[range(c), range(c)].unsqueeze(1).contiguous()  # [C, 1, 2f, 2f]
         self.register_buffer("upscore_weight_grouped", w, persistent=False)
 
-    def aligned(self, x):
-        pooled = []
-        h = x
-        for i in range(5):
-            h = getattr(self, f"stage{i + 1}")(h)
-            pooled.append(h)
-        h = self.drop(F.relu(self.fc6(h)))
-        h = self.drop(F.relu(self.fc7(h)))
-        score = self.score_fr(h)
-        if self.variant in ("fcn16s", "fcn8s"):
-            score = self.upscore2(score) + self.score_pool4(pooled[3])
-        if self.variant == "fcn8s":
-            score = self.upscore_pool4(score) + self.score_pool3(pooled[2])
+    def upsample_final(self, score):
         f = self.final
         return F.conv_transpose2d(score, self.upscore_weight_grouped, stride=f, padding=f // 2, groups=self.classes)
 

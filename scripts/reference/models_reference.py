@@ -126,6 +126,10 @@ class FCN(Padded):
             score = self.upscore2(score) + self.score_pool4(pooled[3])
         if self.variant == "fcn8s":
             score = self.upscore_pool4(score) + self.score_pool3(pooled[2])
+        return self.upsample_final(score)
+
+    def upsample_final(self, score):
+        """The fixed ×final bilinear upsampling of the class scores."""
         f = self.final
         return F.conv_transpose2d(score, self.upscore_weight, stride=f, padding=f // 2)
 
