@@ -36,7 +36,7 @@ let package = Package(
         .target(name: "CVSegEval", dependencies: ["CVSegCore"]),
         .target(name: "CVSegPlot", dependencies: ["CVSegCore"]),
         .target(name: "CVSegTensor", dependencies: ["CVSegCore", "CDNNL"]),
-        .target(name: "CVSegNN", dependencies: ["CVSegTensor", "CVSegCore", "CVSegIO", "CVSegEval"]),
+        .target(name: "CVSegNN", dependencies: ["CVSegTensor", "CVSegCore", "CVSegIO", "CVSegEval", "CVSegClassical"]),
         .executableTarget(
             name: "CVSegCLI",
             dependencies: [

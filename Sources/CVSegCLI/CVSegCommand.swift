@@ -9,7 +9,7 @@ struct CVSegCommand: ParsableCommand {
             command = try parseAsRoot()
             // Batches of many images reuse freed buffers faster from the heap; a network's
             // activations are few and large, and keeping them would raise the peak memory.
-            if !(command is NetworkSegmentCommand || command is TrainNetworkCommand) { BatchMemory.keepBuffersInHeap() }
+            if !(command is NetworkSegmentCommand || command is TrainNetworkCommand || command is TrainDetectorCommand || command is DetectCommand) { BatchMemory.keepBuffersInHeap() }
             try command.run()
         } catch {
             exit(withError: error)
@@ -26,5 +26,5 @@ struct CVSegCommand: ParsableCommand {
             failed (the others were still processed), 64 usage error.
             """,
         version: "0.1.0",
-        subcommands: [Segment.self, Train.self, Propose.self, Eval.self])
+        subcommands: [Segment.self, Detect.self, Train.self, Propose.self, Eval.self])
 }

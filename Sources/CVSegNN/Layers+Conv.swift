@@ -113,6 +113,10 @@ public final class BatchNorm2d: Layer {
     public let weight: Parameter, bias: Parameter
     public let runningMean: Parameter, runningVar: Parameter, batchesTracked: Parameter
     public let momentum: Float, epsilon: Float
+    /// Frozen statistics (torchvision's `FrozenBatchNorm2d` use in detection models): the
+    /// running statistics normalise in training too and are never updated, while the scale and
+    /// shift still learn. Training then does not depend on what else is in the batch.
+    public var frozen = false
 
     public init(_ channels: Int, momentum: Float = 0.1, epsilon: Float = 1e-5) {
         weight = Parameter(Tensor.ones([channels]))
@@ -132,7 +136,7 @@ public final class BatchNorm2d: Layer {
 
     public override func forward(_ x: Tensor, _ context: ForwardContext) throws -> Tensor {
         let (gamma, beta) = (value(weight, context), value(bias, context))
-        guard context.isTraining else {
+        guard context.isTraining && !frozen else {
             return try batchNorm(x, scale: gamma, shift: beta, statistics: (runningMean.value.values, runningVar.value.values),
                                  epsilon: epsilon).output
         }

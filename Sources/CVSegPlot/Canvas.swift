@@ -30,6 +30,21 @@ public struct Canvas: Sendable, Equatable {
         self.samples = samples
     }
 
+    /// A canvas holding an 8-bit image's pixels (gray is repeated in R, G and B; alpha dropped),
+    /// to draw on top of it.
+    /// - Precondition: both sizes are positive.
+    public init(image: Image<UInt8>) {
+        precondition(image.width > 0 && image.height > 0, "a canvas needs a positive size, not \(image.width)x\(image.height)")
+        width = image.width
+        height = image.height
+        let n = image.channels, gray = n < 3
+        var samples = [UInt8](repeating: 0, count: width * height * 3)
+        for i in 0..<(width * height) {
+            for c in 0..<3 { samples[3 * i + c] = image.samples[i * n + (gray ? 0 : c)] }
+        }
+        self.samples = samples
+    }
+
     /// The canvas as an 8-bit `.rgb` image (for ``ImageEncoder``'s PNG writer in CVSegIO).
     public var image: Image<UInt8> {
         Image(width: width, height: height, layout: .rgb, samples: samples)

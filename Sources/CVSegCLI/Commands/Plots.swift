@@ -92,25 +92,46 @@ enum Plots {
     /// The training curves, one picture: the mean training loss per epoch above, the validation
     /// mIoU (and foreground IoU, pixel accuracy) below, both against the epoch.
     static func trainingCurves(_ history: [EpochRecord], epochs: Int, title: String, to path: String) throws {
-        guard !history.isEmpty else { return }
         let x = history.map { Double($0.epoch) }
-        let xRange = 0.0...Double(max(epochs, 2))
-        let losses = history.map(\.loss).filter(\.isFinite)
-        let top = max(losses.max() ?? 1, 1e-6) * 1.05
-        let lossChart = LineChart(title: title + ": training loss", xLabel: "Epoch", yLabel: "Loss",
-                                  series: [LineSeries(name: "training loss", x: x, y: history.map(\.loss))],
-                                  xRange: xRange, yRange: 0...top, width: 640, height: 320)
-        var series: [LineSeries] = []
+        var metrics: [LineSeries] = []
         func add(_ name: String, _ values: [Double?]) {
             guard values.allSatisfy({ $0 != nil }) else { return }
-            series.append(LineSeries(name: name, x: x, y: values.map { $0! }))
+            metrics.append(LineSeries(name: name, x: x, y: values.map { $0! }))
         }
         add("validation mIoU", history.map(\.validationMIoU))
         add("validation foreground IoU", history.map(\.validationForegroundIoU))
         add("validation pixel accuracy", history.map(\.validationAccuracy))
+        try curves(losses: [LineSeries(name: "training loss", x: x, y: history.map(\.loss))], metrics: metrics,
+                   epochs: epochs, title: title, to: path)
+    }
+
+    /// A detector's training curves: the loss and its parts, and validation AP and AP50.
+    static func detectionCurves(_ history: [DetectionEpochRecord], epochs: Int, title: String, to path: String) throws {
+        let x = history.map { Double($0.epoch) }
+        var losses = [LineSeries(name: "total", x: x, y: history.map(\.loss))]
+        for (i, name) in ["RPN objectness", "RPN box", "RoI classifier", "RoI box"].enumerated()
+        where history.contains(where: { $0.parts[i] != 0 }) {
+            losses.append(LineSeries(name: name, x: x, y: history.map { $0.parts[i] }))
+        }
+        var metrics: [LineSeries] = []
+        if history.allSatisfy({ $0.validationAP != nil && $0.validationAP50 != nil }) {
+            metrics = [LineSeries(name: "validation AP50", x: x, y: history.map { $0.validationAP50! }),
+                       LineSeries(name: "validation AP (0.5:0.95)", x: x, y: history.map { $0.validationAP! })]
+        }
+        try curves(losses: losses, metrics: metrics, epochs: epochs, title: title, to: path)
+    }
+
+    /// Loss curves above validation curves (0…1), one PNG.
+    private static func curves(losses: [LineSeries], metrics: [LineSeries], epochs: Int, title: String, to path: String) throws {
+        guard let first = losses.first, !first.x.isEmpty else { return }
+        let xRange = 0.0...Double(max(epochs, 2))
+        let values = losses.flatMap(\.y).filter(\.isFinite)
+        let top = max(values.max() ?? 1, 1e-6) * 1.05
+        let lossChart = LineChart(title: title + ": training loss", xLabel: "Epoch", yLabel: "Loss", series: losses,
+                                  xRange: xRange, yRange: 0...top, width: 640, height: 320)
         var picture = try lossChart.render().image
-        if !series.isEmpty {
-            let metricChart = LineChart(title: "Validation", xLabel: "Epoch", yLabel: "Score", series: series,
+        if !metrics.isEmpty {
+            let metricChart = LineChart(title: "Validation", xLabel: "Epoch", yLabel: "Score", series: metrics,
                                         xRange: xRange, yRange: 0...1, width: 640, height: 320, legend: .automatic)
             let below = try metricChart.render().image
             picture = Image(width: picture.width, height: picture.height + below.height, layout: picture.layout,

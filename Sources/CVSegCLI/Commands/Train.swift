@@ -9,8 +9,8 @@ import Glibc
 
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Train a segmentation network on folders of images and masks.",
-        subcommands: [FCN8s.self, FCN16s.self, FCN32s.self, Deconv.self, Dilated.self])
+        abstract: "Train a segmentation network (images and masks) or a detector (images and boxes).",
+        subcommands: [FCN8s.self, FCN16s.self, FCN32s.self, Deconv.self, Dilated.self, RCNN.self, FastRCNN.self, FasterRCNN.self])
 
     static let discussion = """
         Images and masks pair by relative path without extension (a mask named <image>_mask \

@@ -128,11 +128,22 @@ open class SegmentationModel: Layer {
 /// Typed reads of string metadata; every error names the key.
 struct MetadataReader {
     let metadata: [String: String]
-    init(_ metadata: [String: String]) { self.metadata = metadata }
+    /// The kind of model, for messages ("segmentation", "detection").
+    let kind: String
+    init(_ metadata: [String: String], kind: String = "segmentation") { self.metadata = metadata; self.kind = kind }
 
     func fail(_ key: String, _ expected: String) -> CVSegError {
         let value = metadata[key].map { "is '\($0)'" } ?? "is missing"
-        return CVSegError.invalidArgument("segmentation metadata: key '\(key)' \(value), expected \(expected)")
+        return CVSegError.invalidArgument("\(kind) metadata: key '\(key)' \(value), expected \(expected)")
+    }
+
+    /// 1 to `maxCount` comma-separated numbers, each in `range`.
+    func floats(_ key: String, maxCount: Int, in range: Range<Float>) throws -> [Float] {
+        let what = "1 to \(maxCount) numbers in [\(range.lowerBound), \(range.upperBound)) separated by commas"
+        guard let s = metadata[key] else { throw fail(key, what) }
+        let parts = s.split(separator: ",", omittingEmptySubsequences: false).map { Float($0) }
+        guard (1...maxCount).contains(parts.count), parts.allSatisfy({ $0.map(range.contains) ?? false }) else { throw fail(key, what) }
+        return parts.map { $0! }
     }
 
     func string(_ key: String) throws -> String {

@@ -160,7 +160,7 @@ public final class SegmentationTrainer {
         }
     }
 
-    static func now() -> Double {
+    public static func now() -> Double {
         var t = timespec()
         clock_gettime(CLOCK_MONOTONIC, &t)
         return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
@@ -246,71 +246,28 @@ public final class SegmentationTrainer {
 
     // MARK: checkpoints
 
-    static let checkpointKey = "cvseg_checkpoint"
     static let checkpointVersion = "segmentation-training-1"
 
     /// Writes the model, the optimizer's state, the history and the stopping state (atomically).
     public func saveCheckpoint(to path: String) throws {
-        var arrays: [(name: String, array: FloatArray)] = model.stateDict().map {
-            ("model/" + $0.0, FloatArray(shape: $0.1.shape.dims, values: $0.1.values))
-        }
-        let state = optimizer.state
-        for key in state.arrays.keys.sorted() { arrays.append(("optimizer/" + key, state.arrays[key]!)) }
-        var meta: [String: String] = [Self.checkpointKey: Self.checkpointVersion, "steps": String(steps),
-                                      "history": ([EpochRecord.csvHeader] + history.map(\.csvRow)).joined(separator: "\n"),
-                                      "stopped": String(stopped), "waited": String(stopping.waited)]
-        if let b = stopping.best, let e = stopping.bestStep { meta["best"] = String(b.bitPattern); meta["best_epoch"] = String(e) }
-        for (k, v) in model.metadata { meta["model." + k] = v }
-        for (k, v) in config.metadata { meta["train." + k] = v }
-        for (k, v) in state.values { meta["optimizer." + k] = v }
-        try Safetensors.write(arrays, metadata: meta, to: path)
+        let csv = ([EpochRecord.csvHeader] + history.map(\.csvRow)).joined(separator: "\n")
+        try TrainingCheckpoint(version: Self.checkpointVersion, steps: steps, history: csv, stopped: stopped, stopping: stopping)
+            .write(to: path, model: model, modelMetadata: model.metadata, trainingMetadata: config.metadata, optimizer: optimizer)
     }
 
     /// Continues from a checkpoint of the same model and settings. The number of epochs and the
     /// patience may differ (to train longer); any other difference is refused, naming the key.
     public func resume(from path: String) throws {
-        let file = try Safetensors.read(path)
-        guard let meta = file.metadata, meta[Self.checkpointKey] == Self.checkpointVersion else {
-            throw CVSegError.invalidContent(file: path, reason: "not a cvseg training checkpoint (metadata '\(Self.checkpointKey)' is not '\(Self.checkpointVersion)')")
-        }
-        func differ(_ prefix: String, _ mine: [String: String], except: Set<String> = []) throws {
-            for (k, v) in mine.sorted(by: { $0.key < $1.key }) where !except.contains(k) && meta[prefix + k] != v {
-                throw CVSegError.invalidContent(
-                    file: path, reason: "the checkpoint was made with \(k) = '\(meta[prefix + k] ?? "missing")', this run has '\(v)'")
-            }
-        }
-        try differ("model.", model.metadata)
-        try differ("train.", config.metadata, except: ["epochs", "patience"])
-        guard let steps = meta["steps"].flatMap(Int.init), let waited = meta["waited"].flatMap(Int.init), let text = meta["history"] else {
-            throw CVSegError.invalidContent(file: path, reason: "the checkpoint lacks its step count, history or stopping state")
-        }
-        let history = try EpochRecord.parse(csv: text, source: path)
+        let c = try TrainingCheckpoint.read(path, version: Self.checkpointVersion, model: model, modelMetadata: model.metadata,
+                                            trainingMetadata: config.metadata, optimizer: optimizer)
+        let history = try EpochRecord.parse(csv: c.history, source: path)
         guard history.count < config.epochs else {
             throw CVSegError.invalidContent(file: path, reason: "the checkpoint has already trained \(history.count) epochs; give --epochs above that")
         }
-        var modelState: [(String, Tensor)] = []
-        var optimizerState = OptimizerState()
-        for t in file.tensors {
-            if t.name.hasPrefix("model/") {
-                modelState.append((String(t.name.dropFirst(6)), Tensor(shape: Shape(t.array.shape), values: t.array.values)))
-            } else if t.name.hasPrefix("optimizer/") {
-                optimizerState.arrays[String(t.name.dropFirst(10))] = t.array
-            } else {
-                throw CVSegError.invalidContent(file: path, reason: "unexpected tensor '\(t.name)' in a training checkpoint")
-            }
-        }
-        for (k, v) in meta where k.hasPrefix("optimizer.") { optimizerState.values[String(k.dropFirst(10))] = v }
-        try model.load(stateDict: modelState, strict: true, source: path)
-        do {
-            try optimizer.restore(optimizerState)
-        } catch CVSegError.invalidArgument(let message) {
-            throw CVSegError.invalidContent(file: path, reason: message)
-        }
-        let best = meta["best"].flatMap(UInt32.init).map(Float.init(bitPattern:))
-        stopping = EarlyStopping(patience: config.patience ?? Int.max, goal: stopping.goal, best: best,
-                                 bestStep: meta["best_epoch"].flatMap(Int.init), waited: waited)
+        stopping = EarlyStopping(patience: config.patience ?? Int.max, goal: stopping.goal, best: c.stopping.best,
+                                 bestStep: c.stopping.bestStep, waited: c.stopping.waited)
         self.history = history
-        self.steps = steps
+        self.steps = c.steps
         stopped = false
     }
 }
