@@ -115,6 +115,50 @@ do {
         ]).text(indent: 0))
         exit(0)
     }
+    if args.contains("--detnet") { // scripts/bench/detnets: one detector file on one image
+        guard let weights = stringOption("--weights"), let imagePath = stringOption("--image") else {
+            print("cvseg-bench: --detnet needs --weights FILE and --image FILE")
+            exit(2)
+        }
+        let runs = max(option("--runs") ?? 5, 1), warmup = max(option("--warmup") ?? 2, 0)
+        let detector = try Detector.load(from: weights)
+        let image = PlanarImage(try ImageFile.read(imagePath, options: DecodeOptions(palette: .expand)).expanded().to8Bit())
+        // Whole detection as `cvseg detect` runs it (resize, selective search where used, network, post-processing).
+        var detections = Detections()
+        let total = try median(runs, warmup: warmup) { detections = try detector.detect(image) }
+        // The network alone on the prepared input (selective search done once beforehand).
+        let input = try detector.prepare(image)
+        let proposals = detector.architecture.usesSelectiveSearch ? try detector.selectiveSearch(input.image) : nil
+        var trace = try detector.trace(input, proposals: proposals)
+        let network = try median(runs, warmup: warmup) { trace = try detector.trace(input, proposals: proposals) }
+        if let dump = stringOption("--dump") {
+            func array(_ name: String, _ t: Tensor) -> (name: String, array: FloatArray) { (name, FloatArray(shape: t.shape.dims, values: t.values)) }
+            func boxes(_ b: [Box]) -> Tensor { Tensor(shape: [b.count, 4], values: b.flatMap { [$0.x1, $0.y1, $0.x2, $0.y2] }) }
+            var arrays = [array("input", input.tensor)]
+            if let f = trace.features { arrays.append(array("features", f)) }
+            if let (o, d) = trace.rpn { arrays += [array("rpn_objectness", o), array("rpn_deltas", d)] }
+            if detector.architecture == .rcnn {
+                // The first 64 proposals: their warped crops and head rows (rows are independent).
+                let part = Array(trace.proposals.prefix(64))
+                let head = try detector.rcnnHead(input, boxes: part, .inference())
+                arrays += [array("proposals", boxes(part)), array("crops", try detector.warp(input, boxes: part)),
+                           array("class_logits", head.logits), array("box_deltas", head.deltas)]
+            } else {
+                arrays += [array("proposals", boxes(trace.proposals)), array("class_logits", trace.head.logits),
+                           array("box_deltas", trace.head.deltas)]
+            }
+            let d = trace.detections
+            arrays.append(("detections", FloatArray(shape: [d.count, 6], values: (0..<d.count).flatMap { k in
+                [d.boxes[k].x1, d.boxes[k].y1, d.boxes[k].x2, d.boxes[k].y2, d.scores[k], Float(d.labels[k])] })))
+            try Safetensors.write(arrays, metadata: ["image_height": String(input.height), "image_width": String(input.width)], to: dump)
+        }
+        print(JSON.object([
+            ("architecture", .string(detector.architecture.rawValue)), ("image", .string(imagePath)),
+            ("input", .array(input.tensor.shape.dims.map { .int($0) })), ("proposals", .int(trace.proposals.count)),
+            ("detections", .int(detections.count)), ("seconds_detect", .number(total)), ("seconds_network", .number(network)),
+        ]).text(indent: 0))
+        exit(0)
+    }
     if let size = option("--fcn-inference") {
         let net = BenchFCN(generator: &rng)
         let x = Tensor.randomNormal([1, 3, size, size], generator: &rng)

@@ -92,6 +92,17 @@ import CVSegNN
                              "--json", dir.path + "/eval.json"])
         #expect(e.status == 0, "\(e.stderr)")
 
+        // Two shards together give the whole batch's detections, with the whole batch's ids.
+        var shards: [JSON] = []
+        for k in 1...2 {
+            let r = try CLI.run(["detect", "faster-rcnn", "--weights", dir.path + "/m.safetensors", dir.path + "/val/images",
+                                 "-o", dir.path + "/s\(k).json", "--score-threshold", "0", "--shard", "\(k)/2", "--quiet"])
+            #expect(r.status == 0, "\(r.stderr)")
+            shards += try #require(try JSON.parse(String(contentsOfFile: dir.path + "/s\(k).json", encoding: .utf8), file: "s").arrayValue)
+        }
+        func key(_ j: JSON) -> String { j.text(indent: 0) }
+        #expect(Set(shards.map(key)) == Set(list.map(key)))
+
         // Image ids from a COCO instances file (by file name).
         let coco = #"{"images": [{"id": 7, "file_name": "p00.png", "width": 64, "height": 64}, {"id": 9, "file_name": "p01.png", "width": 64, "height": 64}, {"id": 11, "file_name": "p02.png", "width": 64, "height": 64}], "categories": [{"id": 1, "name": "pedestrian"}], "annotations": []}"#
         try dir.write("gt.json", Array(coco.utf8))

@@ -55,6 +55,9 @@ struct DetectOptions: ParsableArguments {
     var scoreThreshold: Float?
     @Option(help: ArgumentHelp("Also write each image with its detections drawn to this folder.", valueName: "folder")) var draw: String?
     @Option(help: ArgumentHelp("Draw detections scoring at least this.", valueName: "s")) var drawThreshold: Float = 0.5
+    @Option(help: ArgumentHelp("Process only shard K of N (1-based), chosen by a hash of each input's relative path; image ids stay those of the whole batch, so the shards' JSON lists concatenate.",
+                               valueName: "K/N"))
+    var shard: Shard?
     @Flag(name: .shortAndLong, help: "No progress on stderr (failures are still reported).") var quiet = false
     @Flag(help: "Accept images that decode only with corrupt-data warnings (CRC mismatch, truncated JPEG).") var lenient = false
 
@@ -100,25 +103,28 @@ func runDetection(_ architecture: DetectorArchitecture, _ o: DetectOptions) thro
     let (names, categoryIds) = try detectorClasses(path, classes: detector.config.classes)
     let threshold = o.scoreThreshold ?? detector.config.boxScoreThreshold
     let resolve = try o.gt.map { GroundTruthLoader.imageResolver(try GroundTruthLoader.load($0, classNames: nil)) }
-    let (items, problems) = Inputs.plan(o.inputs, outputRoot: o.draw ?? "", shard: nil)
+    // Image ids are numbered over the whole batch, before sharding.
+    let all = Inputs.plan(o.inputs, outputRoot: o.draw ?? "", shard: nil).items.map(\.relativePath)
+    let (items, problems) = Inputs.plan(o.inputs, outputRoot: o.draw ?? "", shard: o.shard)
     let progress = Progress(total: items.count, label: "detect \(architecture.rawValue)", quiet: o.quiet)
     let decode = DecodeOptions(palette: .expand, lenient: o.lenient)
     let entries = Mutex<[Int: [JSON]]>([:])
-    var unmatched: [String] = []
     var ids: [Int] = []
-    for (n, item) in items.enumerated() {
+    let order = Dictionary(all.enumerated().map { ($1, $0 + 1) }, uniquingKeysWith: { a, _ in a })
+    for item in items {
         if let resolve {
-            guard let id = resolve(item.relativePath) else { unmatched.append(item.relativePath); ids.append(-1); continue }
+            guard let id = resolve(item.relativePath) else { ids.append(-1); continue }  // fails in the batch, named
             ids.append(id)
         } else {
-            ids.append(n + 1)
+            ids.append(order[item.relativePath] ?? -1)
         }
     }
     let (draw, drawThreshold) = (o.draw, o.drawThreshold)
     let imageIds = ids
+    let position = Dictionary(items.enumerated().map { ($1.input, $0) }, uniquingKeysWith: { a, _ in a })
     let statuses = BatchRunner.run(items, jobs: 1, skipExisting: false, progress: progress) { item in
-        let n = items.firstIndex { $0.input == item.input } ?? 0
-        guard imageIds[n] >= 0 else { throw CVSegError.invalidArgument("no image named \(item.relativePath) in --gt") }
+        let n = position[item.input] ?? 0
+        guard imageIds[n] >= 0 else { throw CVSegError.invalidArgument("no image named \(item.relativePath) in the --gt file") }
         let image = try ImageFile.read(item.input, options: decode).expanded().to8Bit()
         let d = try shared.detector.detect(PlanarImage(image))
         var list: [JSON] = []
@@ -138,8 +144,8 @@ func runDetection(_ architecture: DetectorArchitecture, _ o: DetectOptions) thro
         }
         return FileDetails(width: image.width, height: image.height, threshold: nil, foregroundFraction: nil, regions: list.count)
     }
-    let all = entries.withLock { e in (0..<items.count).flatMap { e[$0] ?? [] } }
-    let text = all.isEmpty ? "[]\n" : "[\n" + all.map { $0.text(indent: 0) }.joined(separator: ",\n") + "\n]\n"
+    let results = entries.withLock { e in (0..<items.count).flatMap { e[$0] ?? [] } }
+    let text = results.isEmpty ? "[]\n" : "[\n" + results.map { $0.text(indent: 0) }.joined(separator: ",\n") + "\n]\n"
     try FileBytes.writeAtomically(Array(text.utf8), to: o.output)
     var failed = problems.count
     for problem in problems { writeStderr("cvseg: FAILED \(problem.input): \(problem.reason)\n") }
@@ -150,7 +156,7 @@ func runDetection(_ architecture: DetectorArchitecture, _ o: DetectOptions) thro
         }
     }
     if !o.quiet {
-        writeStderr("detect \(architecture.rawValue): \(items.count - failed + problems.count) images, \(all.count) detections in "
+        writeStderr("detect \(architecture.rawValue): \(items.count - failed + problems.count) images, \(results.count) detections in "
                     + "\(fixed(progress.elapsed, 2)) s" + (failed > 0 ? ", \(failed) failed" : "") + "; wrote \(o.output)\n")
     }
     if failed > 0 { throw ExitCode(1) }

@@ -71,7 +71,10 @@ public struct DetectorConfig: Equatable, Sendable {
     public var rpnNMSThreshold: Float = 0.7
 
     /// RoIs with IoU ≥ this are foreground (0.5); background is IoU in
-    /// `[roiBackgroundLowIoU, roiForegroundIoU)` (Fast R-CNN: [0.1, 0.5)).
+    /// `[roiBackgroundLowIoU, roiForegroundIoU)`: Fast R-CNN's [0.1, 0.5) (its proposals rarely
+    /// miss everything, and the low bound acts as hard-example mining), [0, 0.5) for Faster
+    /// R-CNN's end-to-end training and for R-CNN's fine-tuning (every RoI below 0.5 is
+    /// background), set in ``init(architecture:classes:)``.
     public var roiForegroundIoU: Float = 0.5
     public var roiBackgroundLowIoU: Float = 0.1
     /// RoIs sampled per image (Fast R-CNN: 64 per image, two images a batch) and the
@@ -97,6 +100,7 @@ public struct DetectorConfig: Equatable, Sendable {
     public init(architecture: DetectorArchitecture, classes: Int) {
         self.architecture = architecture
         self.classes = classes
+        if architecture != .fastRCNN { roiBackgroundLowIoU = 0 }
     }
 
     /// Feature stride of the backbone.
