@@ -1,9 +1,13 @@
-// cvseg-bench: the Swift side of scripts/bench/nn and scripts/bench/segnets. Times the engine's
+// cvseg-bench: the Swift side of scripts/bench/nn, scripts/bench/segnets and scripts/bench/detnets. Times the engine's
 // layers and a VGG-style FCN on the same shapes as scripts/bench/nn_peers.py, or one of the
 // segmentation models on a given input (--segnets), and prints one JSON object (seconds).
 //
 //   cvseg-bench [--runs R] [--size S]        timings (set OMP_NUM_THREADS for the thread count)
-//   cvseg-bench --fcn-inference S            one FCN inference on 1×3×S×S (for peak-memory runs)
+//   cvseg-bench --fcn-inference S [--band-bytes N]   one FCN inference on 1×3×S×S (for peak-memory
+//       runs); --band-bytes sets ConvolutionBands.bandBytes
+//   cvseg-bench --detnet --weights W --image I [--runs R] [--dump D]   scripts/bench/detnets: the
+//       detector file W on image I: median seconds of the whole detection and of the network alone
+//       (selective search done beforehand); --dump writes every stage's tensors (safetensors)
 //   cvseg-bench --fcn-only [--runs R]        the FCN forward and training step only (profiling)
 //   cvseg-bench --conv-only [--runs R]       the 3×3 64→64 convolution only (profiling)
 //   cvseg-bench --segnets --weights W --input X [--runs R] [--warmup N] [--output Y] [--release-buffers]
@@ -159,6 +163,7 @@ do {
         ]).text(indent: 0))
         exit(0)
     }
+    if let bytes = option("--band-bytes") { ConvolutionBands.bandBytes = bytes }
     if let size = option("--fcn-inference") {
         let net = BenchFCN(generator: &rng)
         let x = Tensor.randomNormal([1, 3, size, size], generator: &rng)

@@ -45,9 +45,15 @@ public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, stride: Siz
     let c = DNNL.Conv2D(inputShape: x.shape, outChannels: weight.shape[0], kernel: DNNL.Pair(weight.shape[2], weight.shape[3]),
                         stride: stride.pair, padding: padding.padding, dilation: dilation.pair, groups: groups)
     let (xv, wv, owner) = (x.values, weight.values, weight.storage)
+    let inference = !x.isRecorded && !weight.isRecorded && !(bias?.isRecorded ?? false)
     let (y, outShape) = try onDNNL("conv2d") { e in
-        (try e.conv2dForward(c, input: xv, weight: wv, bias: bias?.values, relu: relu, weightOwner: owner,
-                             winograd: !x.isRecorded && !weight.isRecorded && !(bias?.isRecorded ?? false)), try c.outputShape())
+        let shape = try c.outputShape()
+        if inference && shape.count * MemoryLayout<Float>.size > ConvolutionBands.outputBytes && shape[2] >= 8 {
+            return (try bandedConvolution(e, c, outputShape: shape, input: xv, weight: wv, bias: bias?.values, relu: relu, weightOwner: owner),
+                    shape)
+        }
+        return (try e.conv2dForward(c, input: xv, weight: wv, bias: bias?.values, relu: relu, weightOwner: owner, winograd: inference),
+                shape)
     }
     let inputs = bias.map { [x, weight, $0] } ?? [x, weight]
     let hasBias = bias != nil
@@ -62,6 +68,61 @@ public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, stride: Siz
             return grads
         }
     }
+}
+
+/// When an inference convolution's output exceeds ``outputBytes``, it runs in bands of output
+/// rows (``bandedConvolution``): oneDNN's blocked copies of the input and output then exist for
+/// one band at a time, so the peak is the plain input and output (the live activations) plus a
+/// band's temporaries, instead of the input, the output and a whole blocked copy of the output
+/// (FCN inference at 1024²: 419 MiB peak before, see scripts/bench/README.md).
+public enum ConvolutionBands {
+    /// The output size (bytes) above which inference convolutions run in bands. Settable (for
+    /// measurements; set it before running networks, not while they run).
+    nonisolated(unsafe) public static var outputBytes = 32 << 20
+    /// The output size of one band (bytes; at least 4 rows). Settable as ``outputBytes``.
+    nonisolated(unsafe) public static var bandBytes = 4 << 20
+}
+
+/// The inference convolution computed band by band: output rows `[r0, r1)` need input rows
+/// `[r0·s − top, (r1 − 1)·s − top + (kH − 1)·d + 1)`, clamped to the image, with the clamped
+/// rows as the band's own top and bottom padding. The direct kernels compute each output element
+/// as the same sum in the same order, so the result equals the one-piece convolution bit for
+/// bit; Winograd's transforms round the tiles at a band's edges differently (within 1e-6 of
+/// the output's scale; both tested in `ConvolutionBandsTests`). Bands are multiples of 4 rows.
+func bandedConvolution(_ e: DNNLEngine, _ c: DNNL.Conv2D, outputShape: Shape, input: [Float], weight: [Float], bias: [Float]?,
+                       relu: Bool, weightOwner: AnyObject, bandBytes: Int = ConvolutionBands.bandBytes) throws -> [Float] {
+    let (n, cin, h, w) = (c.inputShape[0], c.inputShape[1], c.inputShape[2], c.inputShape[3])
+    let (cout, oh, ow) = (outputShape[1], outputShape[2], outputShape[3])
+    let rowBytes = n * cout * ow * MemoryLayout<Float>.size
+    let rows = min(oh, max(4, bandBytes / max(rowBytes, 1) / 4 * 4))
+    let (sh, dh, kh, top) = (c.stride.height, c.dilation.height, c.kernel.height, c.padding.top)
+    var y = [Float](repeating: 0, count: outputShape.count)
+    var r0 = 0
+    while r0 < oh {
+        let r1 = min(oh, r0 + rows)
+        let i0 = r0 * sh - top, i1 = (r1 - 1) * sh - top + (kh - 1) * dh + 1
+        let (lo, hi) = (max(0, i0), min(h, i1))
+        var band = [Float](repeating: 0, count: n * cin * (hi - lo) * w)
+        for p in 0..<(n * cin) {
+            for r in lo..<hi {
+                let (src, dst) = ((p * h + r) * w, (p * (hi - lo) + r - lo) * w)
+                for k in 0..<w { band[dst + k] = input[src + k] }
+            }
+        }
+        let b = DNNL.Conv2D(inputShape: [n, cin, hi - lo, w], outChannels: cout, kernel: c.kernel, stride: c.stride,
+                            padding: DNNL.Padding(top: lo - i0, left: c.padding.left, bottom: i1 - hi, right: c.padding.right),
+                            dilation: c.dilation, groups: c.groups)
+        let part = try e.conv2dForward(b, input: band, weight: weight, bias: bias, relu: relu, weightOwner: weightOwner, winograd: true)
+        let bandRows = r1 - r0
+        for p in 0..<(n * cout) {
+            for r in 0..<bandRows {
+                let (src, dst) = ((p * bandRows + r) * ow, (p * oh + r0 + r) * ow)
+                for k in 0..<ow { y[dst + k] = part[src + k] }
+            }
+        }
+        r0 = r1
+    }
+    return y
 }
 
 /// Transposed convolution (deconvolution) as PyTorch's `conv_transpose2d`: input

@@ -215,7 +215,7 @@ package final class DNNLEngine: @unchecked Sendable {
     }
 
     /// The most bytes the temporary-buffer pool keeps between calls.
-    package static let temporaryPoolBytes = 64 << 20
+    package static let temporaryPoolBytes = 16 << 20
 
     // MARK: - Weight cache
 
