@@ -118,6 +118,9 @@ public struct DetectorInput {
     public let resize: DetectionResize
     public var height: Int { image.height }
     public var width: Int { image.width }
+    public init(tensor: Tensor, image: PlanarImage, resize: DetectionResize) {
+        self.tensor = tensor; self.image = image; self.resize = resize
+    }
 }
 
 /// The box head's raw outputs for R RoIs: logits `[R, K+1]` (R-CNN: `[R, K]`) and class-specific
@@ -328,28 +331,39 @@ public final class Detector: Layer {
         let src = input.tensor.values
         var out = [Float](repeating: 0, count: boxes.count * 3 * s * s)
         let inner = Float(s - 2 * p)
+        // Per box: each warped row's and column's two source taps (index, weight), a weight of 0
+        // or an index outside the image marking a tap that is skipped.
+        var rowTaps = [(Int, Float, Int, Float)](repeating: (0, 0, 0, 0), count: s)
+        var colTaps = [(Int, Float, Int, Float)](repeating: (0, 0, 0, 0), count: s)
+        func taps(_ start: Float, _ step: Float, _ limit: Int, into t: inout [(Int, Float, Int, Float)]) {
+            for i in 0..<s {
+                let v = start + (Float(i) + 0.5) * step - 0.5
+                let f = floorf(v), frac = v - f, k = Int(f)
+                let w0: Float = k >= 0 && k < limit ? 1 - frac : 0, w1: Float = k + 1 >= 0 && k + 1 < limit ? frac : 0
+                t[i] = (k, w0, k + 1, w1)
+            }
+        }
         for (r, b) in boxes.enumerated() {
             let bw = max(b.x2 - b.x1, 1), bh = max(b.y2 - b.y1, 1)
             let (sx, sy) = (bw / inner, bh / inner)  // source pixels per warped pixel
-            let (x0, y0) = (b.x1 - Float(p) * sx, b.y1 - Float(p) * sy)
-            for i in 0..<s {
-                let y = y0 + (Float(i) + 0.5) * sy - 0.5
-                let yf = floorf(y), ty = y - yf, yi = Int(yf)
-                for j in 0..<s {
-                    let x = x0 + (Float(j) + 0.5) * sx - 0.5
-                    let xf = floorf(x), tx = x - xf, xi = Int(xf)
-                    for c in 0..<3 {
+            taps(b.y1 - Float(p) * sy, sy, h, into: &rowTaps)
+            taps(b.x1 - Float(p) * sx, sx, w, into: &colTaps)
+            for c in 0..<3 {
+                let plane = c * paddedPlane, base = (r * 3 + c) * s * s
+                for i in 0..<s {
+                    let (y0, wy0, y1, wy1) = rowTaps[i]
+                    for j in 0..<s {
+                        let (x0, wx0, x1, wx1) = colTaps[j]
                         var v: Float = 0
-                        for (dy, wy) in [(0, 1 - ty), (1, ty)] where wy > 0 {
-                            let yy = yi + dy
-                            guard yy >= 0, yy < h else { continue }
-                            for (dx, wx) in [(0, 1 - tx), (1, tx)] where wx > 0 {
-                                let xx = xi + dx
-                                guard xx >= 0, xx < w else { continue }
-                                v += wy * wx * src[c * paddedPlane + yy * paddedWidth + xx]
-                            }
+                        if wy0 > 0 {
+                            if wx0 > 0 { v += wy0 * wx0 * src[plane + y0 * paddedWidth + x0] }
+                            if wx1 > 0 { v += wy0 * wx1 * src[plane + y0 * paddedWidth + x1] }
                         }
-                        out[((r * 3 + c) * s + i) * s + j] = v
+                        if wy1 > 0 {
+                            if wx0 > 0 { v += wy1 * wx0 * src[plane + y1 * paddedWidth + x0] }
+                            if wx1 > 0 { v += wy1 * wx1 * src[plane + y1 * paddedWidth + x1] }
+                        }
+                        out[base + i * s + j] = v
                     }
                 }
             }
