@@ -65,3 +65,17 @@ enum BatchRunner {
         return results.withLock { $0.map { $0 ?? .failed(reason: "not processed") } }
     }
 }
+
+/// Writes a `cvseg: FAILED path: cause` line for each input problem and each failed item (for
+/// the commands that write one file for the whole batch) and returns how many there were.
+func reportFailures(_ problems: [InputProblem], _ items: [BatchItem], _ statuses: [ItemStatus]) -> Int {
+    var failed = problems.count
+    for problem in problems { writeStderr("cvseg: FAILED \(problem.input): \(problem.reason)\n") }
+    for (item, status) in zip(items, statuses) {
+        if case .failed(let reason) = status {
+            failed += 1
+            writeStderr("cvseg: FAILED \(item.input): \(reason)\n")
+        }
+    }
+    return failed
+}

@@ -147,14 +147,7 @@ func runDetection(_ architecture: DetectorArchitecture, _ o: DetectOptions) thro
     let results = entries.withLock { e in (0..<items.count).flatMap { e[$0] ?? [] } }
     let text = results.isEmpty ? "[]\n" : "[\n" + results.map { $0.text(indent: 0) }.joined(separator: ",\n") + "\n]\n"
     try FileBytes.writeAtomically(Array(text.utf8), to: o.output)
-    var failed = problems.count
-    for problem in problems { writeStderr("cvseg: FAILED \(problem.input): \(problem.reason)\n") }
-    for (item, status) in zip(items, statuses) {
-        if case .failed(let reason) = status {
-            failed += 1
-            writeStderr("cvseg: FAILED \(item.input): \(reason)\n")
-        }
-    }
+    let failed = reportFailures(problems, items, statuses)
     if !o.quiet {
         writeStderr("detect \(architecture.rawValue): \(items.count - failed + problems.count) images, \(results.count) detections in "
                     + "\(fixed(progress.elapsed, 2)) s" + (failed > 0 ? ", \(failed) failed" : "") + "; wrote \(o.output)\n")

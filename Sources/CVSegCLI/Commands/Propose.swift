@@ -120,14 +120,7 @@ struct Propose: ParsableCommand {
         // One image per line: readable, and small next to one number per line.
         let text = list.isEmpty ? "[]\n" : "[\n" + list.map { $0.text(indent: 0) }.joined(separator: ",\n") + "\n]\n"
         try FileBytes.writeAtomically(Array(text.utf8), to: output)
-        var failed = problems.count
-        for problem in problems { writeStderr("cvseg: FAILED \(problem.input): \(problem.reason)\n") }
-        for (item, status) in zip(items, statuses) {
-            if case .failed(let reason) = status {
-                failed += 1
-                writeStderr("cvseg: FAILED \(item.input): \(reason)\n")
-            }
-        }
+        let failed = reportFailures(problems, items, statuses)
         let boxes = list.reduce(0) { $0 + ($1["boxes"]?.arrayValue?.count ?? 0) }
         if !quiet {
             writeStderr("propose: \(list.count) images, \(boxes) boxes (\(strategies.count) strategies) in \(fixed(progress.elapsed, 2)) s"

@@ -69,7 +69,7 @@ struct Train: ParsableCommand {
     }
 }
 
-struct TrainOptions: ParsableArguments {
+struct TrainOptions: ParsableArguments, TrainingOutputOptions {
     @Option(help: ArgumentHelp("Folder of training images.", valueName: "dir")) var images: String
     @Option(help: ArgumentHelp("Folder of training masks.", valueName: "dir")) var masks: String
     @Option(help: ArgumentHelp("Folder of validation images.", valueName: "dir")) var valImages: String?
@@ -117,11 +117,6 @@ struct TrainOptions: ParsableArguments {
     var weightsDtype = "f32"
     @Flag(help: "No progress on stderr.") var quiet = false
 
-    var stem: String { output.hasSuffix(".safetensors") ? String(output.dropLast(12)) : output }
-    var checkpointPath: String { checkpoint ?? stem + ".ckpt.safetensors" }
-    var logPath: String { log ?? stem + ".csv" }
-    var curvePath: String { curve ?? stem + ".png" }
-
     func trainingConfig() throws -> SegmentationTrainingConfig {
         var c = SegmentationTrainingConfig()
         c.epochs = epochs
@@ -163,6 +158,30 @@ struct TrainOptions: ParsableArguments {
         if let classes, !(1...65_536).contains(classes) { throw ValidationError("--classes must be 1...65536, not \(classes)") }
         if binary, let classes, classes != 2 { throw ValidationError("--binary means 2 classes, not --classes \(classes)") }
         if !(0...65_535).contains(ignore) { throw ValidationError("--ignore must be 0...65535, not \(ignore)") }
+        try validateOutputs()
+    }
+}
+
+/// The options every `train` subcommand shares: the output files, the model's number type,
+/// the starting point and the `--config` settings.
+protocol TrainingOutputOptions {
+    var output: String { get }
+    var checkpoint: String? { get }
+    var log: String? { get }
+    var curve: String? { get }
+    var weightsDtype: String { get }
+    var initWeights: String? { get }
+    var resume: String? { get }
+    var config: [String] { get }
+}
+
+extension TrainingOutputOptions {
+    var stem: String { output.hasSuffix(".safetensors") ? String(output.dropLast(12)) : output }
+    var checkpointPath: String { checkpoint ?? stem + ".ckpt.safetensors" }
+    var logPath: String { log ?? stem + ".csv" }
+    var curvePath: String { curve ?? stem + ".png" }
+
+    func validateOutputs() throws {
         if !["f32", "f16"].contains(weightsDtype) { throw ValidationError("--weights-dtype must be f32 or f16, not '\(weightsDtype)'") }
         if initWeights != nil && resume != nil { throw ValidationError("--init-weights and --resume exclude each other") }
         for item in config where !item.contains("=") { throw ValidationError("--config takes KEY=VALUE, not '\(item)'") }

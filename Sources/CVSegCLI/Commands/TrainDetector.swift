@@ -55,7 +55,7 @@ extension Train {
     }
 }
 
-struct DetectionTrainOptions: ParsableArguments {
+struct DetectionTrainOptions: ParsableArguments, TrainingOutputOptions {
     @Option(help: ArgumentHelp("Folder of training images.", valueName: "dir")) var images: String
     @Option(help: ArgumentHelp("Training ground truth: COCO JSON, VOC XML folder or instance-mask folder.", valueName: "path"))
     var gt: String
@@ -96,11 +96,6 @@ struct DetectionTrainOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Number type of the model file: f32 or f16.", valueName: "type")) var weightsDtype = "f32"
     @Flag(help: "No progress on stderr.") var quiet = false
 
-    var stem: String { output.hasSuffix(".safetensors") ? String(output.dropLast(12)) : output }
-    var checkpointPath: String { checkpoint ?? stem + ".ckpt.safetensors" }
-    var logPath: String { log ?? stem + ".csv" }
-    var curvePath: String { curve ?? stem + ".png" }
-
     func trainingConfig(_ architecture: DetectorArchitecture) throws -> DetectionTrainingConfig {
         var c = DetectionTrainingConfig()
         c.epochs = epochs
@@ -131,11 +126,7 @@ struct DetectionTrainOptions: ParsableArguments {
     func validate() throws {
         _ = try trainingConfig(.fastRCNN)
         if (valImages == nil) != (valGt == nil) { throw ValidationError("give both --val-images and --val-gt, or neither") }
-        if !["f32", "f16"].contains(weightsDtype) { throw ValidationError("--weights-dtype must be f32 or f16, not '\(weightsDtype)'") }
-        if initWeights != nil && resume != nil { throw ValidationError("--init-weights and --resume exclude each other") }
-        for item in config where !item.contains("=") { throw ValidationError("--config takes KEY=VALUE, not '\(item)'") }
-        let paths = [output, checkpointPath, logPath, curvePath]
-        if Set(paths).count != paths.count { throw ValidationError("the model, checkpoint, log and curve paths must differ") }
+        try validateOutputs()
     }
 }
 

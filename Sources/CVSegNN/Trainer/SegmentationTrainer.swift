@@ -108,12 +108,8 @@ public final class SegmentationTrainer {
         stopping = EarlyStopping(patience: config.patience ?? Int.max, goal: val.isEmpty ? .minimize : .maximize)
         let easySteps = config.easyEpochs * ((easy?.count ?? 0) / config.batchSize)
         totalSteps = easySteps + (config.epochs - config.easyEpochs) * (self.train.count / config.batchSize)
-        let parameters = model.parameters
-        switch config.optimizer {
-        case .adam: optimizer = try Adam(parameters, learningRate: config.learningRate, weightDecay: config.weightDecay)
-        case .adamw: optimizer = try Adam.adamW(parameters, learningRate: config.learningRate, weightDecay: config.weightDecay)
-        case .sgd: optimizer = try SGD(parameters, learningRate: config.learningRate, momentum: config.momentum, weightDecay: config.weightDecay)
-        }
+        optimizer = try config.optimizer.make(model.parameters, learningRate: config.learningRate, momentum: config.momentum,
+                                              weightDecay: config.weightDecay)
     }
 
     /// The sample resized so that its longer side is `longer` (area averaging for the image,
@@ -152,13 +148,7 @@ public final class SegmentationTrainer {
     }
 
     /// The learning rate of 0-based step `t`.
-    func rate(at t: Int) -> Float {
-        switch config.schedule {
-        case .constant: config.learningRate
-        case .poly: LearningRateSchedule.poly(total: totalSteps, power: 0.9).rate(base: config.learningRate, at: t)
-        case .cosine: LearningRateSchedule.cosine(total: totalSteps, minimum: 0).rate(base: config.learningRate, at: t)
-        }
-    }
+    func rate(at t: Int) -> Float { config.schedule.rate(base: config.learningRate, total: totalSteps, at: t) }
 
     public static func now() -> Double {
         var t = timespec()

@@ -98,3 +98,25 @@ public struct SegmentationTrainingConfig: Sendable, Equatable {
         guard (0..<epochs).contains(easyEpochs) else { throw bad("--easy-epochs must be 0...\(epochs - 1) (fewer than --epochs), not \(easyEpochs)") }
     }
 }
+
+extension SegmentationTrainingConfig.Schedule {
+    /// The learning rate of 0-based step `t` of `total` from `base`.
+    public func rate(base: Float, total: Int, at t: Int) -> Float {
+        switch self {
+        case .constant: base
+        case .poly: LearningRateSchedule.poly(total: total, power: 0.9).rate(base: base, at: t)
+        case .cosine: LearningRateSchedule.cosine(total: total, minimum: 0).rate(base: base, at: t)
+        }
+    }
+}
+
+extension SegmentationTrainingConfig.OptimizerKind {
+    /// The optimizer of this kind over `parameters` (momentum is SGD's only).
+    public func make(_ parameters: [Parameter], learningRate: Float, momentum: Float, weightDecay: Float) throws -> Optimizer {
+        switch self {
+        case .adam: try Adam(parameters, learningRate: learningRate, weightDecay: weightDecay)
+        case .adamw: try Adam.adamW(parameters, learningRate: learningRate, weightDecay: weightDecay)
+        case .sgd: try SGD(parameters, learningRate: learningRate, momentum: momentum, weightDecay: weightDecay)
+        }
+    }
+}

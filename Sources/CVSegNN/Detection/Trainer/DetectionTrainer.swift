@@ -185,21 +185,11 @@ public final class DetectionTrainer {
         self.validation = val
         stopping = EarlyStopping(patience: config.patience ?? Int.max, goal: val.isEmpty ? .minimize : .maximize)
         totalSteps = config.epochs * (samples.count / config.imagesPerBatch)
-        let parameters = detector.parameters
-        switch config.optimizer {
-        case .adam: optimizer = try Adam(parameters, learningRate: config.learningRate, weightDecay: config.weightDecay)
-        case .adamw: optimizer = try Adam.adamW(parameters, learningRate: config.learningRate, weightDecay: config.weightDecay)
-        case .sgd: optimizer = try SGD(parameters, learningRate: config.learningRate, momentum: config.momentum, weightDecay: config.weightDecay)
-        }
+        optimizer = try config.optimizer.make(detector.parameters, learningRate: config.learningRate, momentum: config.momentum,
+                                              weightDecay: config.weightDecay)
     }
 
-    func rate(at t: Int) -> Float {
-        switch config.schedule {
-        case .constant: config.learningRate
-        case .poly: LearningRateSchedule.poly(total: totalSteps, power: 0.9).rate(base: config.learningRate, at: t)
-        case .cosine: LearningRateSchedule.cosine(total: totalSteps, minimum: 0).rate(base: config.learningRate, at: t)
-        }
-    }
+    func rate(at t: Int) -> Float { config.schedule.rate(base: config.learningRate, total: totalSteps, at: t) }
 
     /// Training sample `i` of `epoch` with its scale and flip, and its proposals moved with it.
     func augmented(_ i: Int, epoch: Int) -> (DetectionSample, [Box]) {
