@@ -132,8 +132,8 @@ func runDetection(_ architecture: DetectorArchitecture, _ o: DetectOptions) thro
             let b = d.boxes[k]
             list.append(.object([
                 ("image_id", .int(imageIds[n])), ("category_id", .int(categoryIds[d.labels[k] - 1])),
-                ("bbox", .array([b.x1, b.y1, b.x2 - b.x1, b.y2 - b.y1].map { .number(Double(($0 * 100).rounded() / 100)) })),
-                ("score", .number(Double((d.scores[k] * 100_000).rounded() / 100_000))), ("file_name", .string(item.relativePath)),
+                ("bbox", .array([b.x1, b.y1, b.x2 - b.x1, b.y2 - b.y1].map { .number((Double($0) * 100).rounded() / 100) })),
+                ("score", .number((Double(d.scores[k]) * 100_000).rounded() / 100_000)), ("file_name", .string(item.relativePath)),
             ]))
         }
         entries.withLock { $0[n] = list }
