@@ -87,30 +87,57 @@ public struct ConfusionMatrix: Sendable, Equatable {
         }
         let k = classes
         let ignore = ignoreLabel.map(Int.init) ?? -1
-        // Check every label first, so that a bad image adds nothing.
-        let bad: (gt: Int, pred: Int)? = predicted.samples.withUnsafeBufferPointer { p in
-            truth.samples.withUnsafeBufferPointer { t in
-                for i in 0..<t.count {
-                    let g = Int(t[i])
-                    if g != ignore && (g >= k || Int(p[i]) >= k) { return (g, Int(p[i])) }
+        // One pass over runs of equal (truth, prediction) pairs: label maps are piecewise
+        // constant, so a run is counted with one addition instead of one memory increment per
+        // pixel (consecutive increments of the same cell wait on each other). Counts go to a
+        // local matrix first, so that a bad image adds nothing.
+        var local = [Int](repeating: 0, count: k * k)
+        let bad: (gt: Int, pred: Int)? = local.withUnsafeMutableBufferPointer { m in
+            predicted.samples.withUnsafeBufferPointer { p in
+                truth.samples.withUnsafeBufferPointer { t in
+                    Self.countRuns(truth: t, predicted: p, classes: k, ignore: ignore, into: m)
                 }
-                return nil
             }
         }
         if let bad {
             throw CVSegError.invalidArgument("label out of range 0..<\(k): ground truth \(bad.gt), prediction \(bad.pred)")
         }
-        counts.withUnsafeMutableBufferPointer { m in
-            predicted.samples.withUnsafeBufferPointer { p in
-                truth.samples.withUnsafeBufferPointer { t in
-                    for i in 0..<t.count {
-                        let g = Int(t[i])
-                        if g == ignore { continue }
-                        m[g &* k &+ Int(p[i])] &+= 1
-                    }
+        for i in counts.indices { counts[i] &+= local[i] }
+    }
+
+    /// Counts runs of equal (truth, prediction) pairs into `m`; returns the first pair with a
+    /// label outside `0..<classes` (truth equal to `ignore` excepted), or nil.
+    private static func countRuns<S: PixelSample>(truth t: UnsafeBufferPointer<S>, predicted p: UnsafeBufferPointer<S>,
+                                                  classes k: Int, ignore: Int,
+                                                  into m: UnsafeMutableBufferPointer<Int>) -> (gt: Int, pred: Int)? {
+        let n = t.count
+        guard n > 0, let tBase = t.baseAddress, let pBase = p.baseAddress else { return nil }
+        let tRaw = UnsafeRawPointer(tBase), pRaw = UnsafeRawPointer(pBase)
+        let size = MemoryLayout<S>.stride
+        let perWord = 8 / size                      // samples per 64-bit word (8 or 4)
+        var i = 0
+        while i < n {
+            let g = t[i], q = p[i]
+            var j = i &+ 1
+            if perWord > 1 {
+                // Whole words of the run: compare 8 bytes of each map with the value repeated.
+                let gWord = UInt64(truncatingIfNeeded: g) &* (size == 1 ? 0x0101_0101_0101_0101 : 0x0001_0001_0001_0001)
+                let qWord = UInt64(truncatingIfNeeded: q) &* (size == 1 ? 0x0101_0101_0101_0101 : 0x0001_0001_0001_0001)
+                while j &+ perWord <= n
+                    && tRaw.loadUnaligned(fromByteOffset: j &* size, as: UInt64.self) == gWord
+                    && pRaw.loadUnaligned(fromByteOffset: j &* size, as: UInt64.self) == qWord {
+                    j &+= perWord
                 }
             }
+            while j < n && t[j] == g && p[j] == q { j &+= 1 }
+            let gi = Int(g), qi = Int(q)
+            if gi != ignore {
+                if gi >= k || qi >= k { return (gi, qi) }
+                m[gi &* k &+ qi] &+= j &- i
+            }
+            i = j
         }
+        return nil
     }
 
     /// Adds another matrix of the same size.

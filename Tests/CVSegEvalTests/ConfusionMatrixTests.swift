@@ -54,4 +54,40 @@ import CVSegCore
         #expect(throws: CVSegError.self) { try fast.add(predicted: bad, truth: t) }
         #expect(fast == slow)
     }
+    /// The image path counts runs of equal pairs a word at a time: runs of every length, across
+    /// word boundaries, with ignore pixels inside runs, must count as the per-pixel label-map path.
+    @Test func runsCountLikePixels() throws {
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        func next(_ n: Int) -> Int {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Int(state >> 33) % n
+        }
+        for (width, height) in [(1, 1), (7, 3), (37, 11), (64, 5), (129, 4)] {
+            var t = [UInt8](), p = [UInt8]()
+            while t.count < width * height {
+                let run = 1 + next(3) * next(20)           // many runs of 1, some up to 39
+                let g: UInt8 = next(10) == 0 ? 255 : UInt8(next(5)), q = UInt8(next(5))
+                for _ in 0..<run where t.count < width * height { t.append(g); p.append(q) }
+            }
+            let ti = Image<UInt8>(width: width, height: height, layout: .gray, samples: t)
+            let pi = Image<UInt8>(width: width, height: height, layout: .gray, samples: p)
+            var fast = ConfusionMatrix(classes: 5), slow = ConfusionMatrix(classes: 5), wide = ConfusionMatrix(classes: 5)
+            try fast.add(predicted: pi, truth: ti)
+            try slow.add(predicted: LabelMap(pi), truth: LabelMap(ti))
+            try wide.add(predicted: pi.mapSamples { UInt16($0) }, truth: ti.mapSamples { UInt16($0) })
+            #expect(fast == slow, "\(width)x\(height)")
+            #expect(wide == slow, "\(width)x\(height)")
+            #expect(fast.total == t.filter { $0 != 255 }.count)
+            // A bad label at the very end, after a long run: an error, nothing added.
+            var bad = p
+            bad[bad.count - 1] = 7
+            t[t.count - 1] = 1
+            let before = fast
+            #expect(throws: CVSegError.self) {
+                try fast.add(predicted: Image<UInt8>(width: width, height: height, layout: .gray, samples: bad),
+                             truth: Image<UInt8>(width: width, height: height, layout: .gray, samples: t))
+            }
+            #expect(fast == before)
+        }
+    }
 }

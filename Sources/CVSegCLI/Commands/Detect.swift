@@ -8,6 +8,7 @@ import Synchronization
 
 struct Detect: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "detect",
         abstract: "Detect objects with R-CNN, Fast R-CNN or Faster R-CNN; write COCO results JSON.",
         subcommands: [RCNN.self, FastRCNN.self, FasterRCNN.self])
 

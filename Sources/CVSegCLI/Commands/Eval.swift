@@ -2,6 +2,7 @@ import ArgumentParser
 
 struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "eval",
         abstract: "Evaluate predictions against ground truth.",
         subcommands: [EvalSeg.self, EvalDet.self, EvalProposals.self, EvalMerge.self, EvalPartition.self])
 }

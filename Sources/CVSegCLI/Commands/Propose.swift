@@ -6,6 +6,7 @@ import Synchronization
 
 struct Propose: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "propose",
         abstract: "Selective search region proposals (Uijlings et al. 2013) for a batch of images, as one JSON.",
         discussion: """
             Writes a JSON list with one entry per image: {"file": path relative to its input \

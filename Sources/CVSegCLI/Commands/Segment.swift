@@ -5,6 +5,7 @@ import CVSegIO
 
 struct Segment: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "segment",
         abstract: "Segment images into mask PNGs.",
         subcommands: [Otsu.self, Triangle.self, Niblack.self, Sauvola.self, Adaptive.self, Canny.self, Graph.self, Merge.self, Grow.self, SplitMerge.self,
                       FCN8s.self, FCN16s.self, FCN32s.self, Deconv.self, Dilated.self])
@@ -92,6 +93,7 @@ func localMask(_ image: AnyImage, window: Int, rule: LocalThreshold, invert: Boo
 extension Segment {
     struct Otsu: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "otsu",
             abstract: "Global Otsu threshold: foreground is gray > threshold.",
             discussion: """
                 The threshold equals scikit-image's threshold_otsu (and OpenCV's THRESH_OTSU) on \
@@ -167,6 +169,7 @@ extension Segment {
 
     struct Triangle: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "triangle",
             abstract: "Triangle threshold (Zack et al.): foreground is gray > threshold.",
             discussion: """
                 Equal to scikit-image's threshold_triangle. Suits images with one dominant peak \
@@ -199,6 +202,7 @@ extension Segment {
 
     struct Niblack: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "niblack",
             abstract: "Niblack local threshold t = m - k·s over a window: foreground is gray > t.",
             discussion: "Equal to scikit-image's threshold_niblack; cost independent of the window size.")
 
@@ -225,6 +229,7 @@ extension Segment {
 
     struct Sauvola: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "sauvola",
             abstract: "Sauvola local threshold t = m·(1 + k·(s/r − 1)): foreground is gray > t.",
             discussion: """
                 Equal to scikit-image's threshold_sauvola; cost independent of the window size. For \
@@ -259,6 +264,7 @@ extension Segment {
 
     struct Adaptive: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "adaptive",
             abstract: "Adaptive threshold (OpenCV adaptiveThreshold): foreground is gray > local mean − offset.",
             discussion: """
                 The local mean over a block (replicated borders) is the plain mean or a Gaussian \

@@ -6,6 +6,7 @@ import CVSegIO
 extension Segment {
     struct Canny: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "canny",
             abstract: "Canny edges, and the regions they enclose.",
             discussion: """
                 --sigma 0 follows OpenCV's Canny (aperture 3) exactly, with absolute thresholds on \

@@ -6,6 +6,7 @@ import CVSegIO
 extension Segment {
     struct Graph: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "graph",
             abstract: "Graph-based segmentation (Felzenszwalb and Huttenlocher 2004) into a label map.",
             discussion: """
                 Equal to scikit-image's segmentation.felzenszwalb(image, scale=k, sigma, min_size) \

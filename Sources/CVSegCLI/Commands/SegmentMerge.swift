@@ -6,6 +6,7 @@ import CVSegIO
 extension Segment {
     struct Merge: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "merge",
             abstract: "Region merging on a region adjacency graph, from an over-segmentation.",
             discussion: """
                 Starts from --initial graph (Felzenszwalb with --k/--sigma/--min-size), grid \

@@ -80,6 +80,7 @@ func readSeeds(_ path: String) throws -> [Seed] {
 extension Segment {
     struct Grow: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "grow",
             abstract: "Seeded region growing (Adams and Bischof 1994), or flood fill with --tolerance.",
             discussion: """
                 Regions grow from seeds by a priority queue: the next pixel is the one closest to \

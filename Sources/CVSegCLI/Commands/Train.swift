@@ -9,6 +9,7 @@ import Glibc
 
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "train",
         abstract: "Train a segmentation network (images and masks) or a detector (images and boxes).",
         subcommands: [FCN8s.self, FCN16s.self, FCN32s.self, Deconv.self, Dilated.self, RCNN.self, FastRCNN.self, FasterRCNN.self])
 
