@@ -75,3 +75,22 @@ import Testing
                 == "x.png: the file holds JPEG data but its extension says PNG")
     }
 }
+
+@Suite struct NonzeroCountTests {
+    /// Counted in blocks of 255 bytes: sizes around the block length and all-nonzero blocks.
+    @Test func countsMatchAPlainLoop() {
+        for count in [0, 1, 254, 255, 256, 511, 1000] {
+            for pattern in 0..<3 {
+                let samples = (0..<count).map { i -> UInt8 in
+                    switch pattern {
+                    case 0: return 255
+                    case 1: return i % 3 == 0 ? 0 : UInt8(i % 256)
+                    default: return 0
+                    }
+                }
+                let image = Image<UInt8>(width: count, height: count == 0 ? 0 : 1, layout: .gray, samples: samples)
+                #expect(image.nonzeroCount == samples.filter { $0 != 0 }.count, "\(count) samples, pattern \(pattern)")
+            }
+        }
+    }
+}

@@ -60,7 +60,7 @@ func runGrayMaskBatch(_ name: String, batch: BatchOptions, mask: MaskOptions, gr
         let result = try segment(to8Bit ? .uint8(grayImage.to8Bit()) : grayImage, foreground, invert)
         let labels: MaskLabels = result.thresholds == nil ? .mask(result.mask, foreground: foreground) : .bytes(result.mask)
         try MaskWriter.write(labels, format: format, source: image, to: item.output, options: png)
-        let count = result.foregroundPixels ?? result.mask.samples.reduce(0) { $0 + ($1 != 0 ? 1 : 0) }
+        let count = result.foregroundPixels ?? result.mask.nonzeroCount
         return FileDetails(width: image.width, height: image.height, threshold: result.threshold,
                            foregroundFraction: result.thresholds == nil ? Double(count) / Double(max(image.width * image.height, 1)) : nil,
                            thresholds: result.thresholds)

@@ -65,6 +65,10 @@ private func boxMeanThreshold(_ image: Image<UInt8>, _ b: Int, delta: Int, above
     defer { colSum.deallocate() }
     colSum.initialize(repeating: 0, count: w + 2 * r)
     let cs = colSum + r // cs[-r ..< w + r]
+    // |2Σ + b² − 2b²δ − 2b²v| <= 1023·b² (δ within ±256) fits Int32 for b <= 1023: the vectorised row pass.
+    let narrow = b <= 1023
+    let prefix = UnsafeMutablePointer<Int32>.allocate(capacity: narrow ? w + 2 * r + 1 : 1)
+    defer { prefix.deallocate() }
     return [UInt8](unsafeUninitializedCapacity: w * h) { out, initialized in
         image.samples.withUnsafeBufferPointer { pb in
             let px = pb.baseAddress!
@@ -79,11 +83,28 @@ private func boxMeanThreshold(_ image: Image<UInt8>, _ b: Int, delta: Int, above
                 }
                 let first = cs[0], last = cs[w - 1]
                 for x in 1...r { cs[-x] = first; cs[w - 1 + x] = last }
+                let row = px + y * w, o = out.baseAddress! + y * w
+                let c0 = area &- twoArea &* delta, flip = above ^ below
+                if narrow {
+                    // Window sums from a prefix sum of the column sums (wrapping Int32: each
+                    // difference is a true window sum, below 2^31), then the comparison without
+                    // a branch, vectorised: the sign of 2Σ + c0 − 2b²·v selects the byte.
+                    var run: Int32 = 0
+                    prefix[0] = 0
+                    let extended = cs - r, next = prefix + 1
+                    for x in 0..<(w &+ 2 &* r) { run &+= extended[x]; next[x] = run }
+                    let c032 = Int32(c0), twoArea32 = Int32(twoArea), high = prefix + (2 &* r &+ 1)
+                    let (lo8, flip8) = (below, flip)
+                    for x in 0..<w {
+                        let sum = high[x] &- prefix[x]
+                        let sign = (2 &* sum &+ c032 &- twoArea32 &* Int32(row[x])) &>> 31 // -1: foreground
+                        o[x] = lo8 ^ (flip8 & UInt8(truncatingIfNeeded: sign))
+                    }
+                    continue
+                }
                 var s = 0
                 for x in -r...r { s += Int(cs[x]) }
-                let row = px + y * w, o = out.baseAddress! + y * w
                 // Foreground ⟺ 2Σ + b² − 2b²δ < 2b²·v; the byte is chosen without a branch.
-                let c0 = area &- twoArea &* delta, flip = above ^ below
                 @inline(__always) func pick(_ fg: Bool) -> UInt8 { below ^ (flip & (0 &- UInt8(fg ? 1 : 0))) }
                 o[0] = pick(2 &* s &+ c0 < twoArea &* Int(row[0]))
                 if w > 1 {
