@@ -132,15 +132,15 @@ extension Image {
 }
 
 extension Image where Sample == UInt8 {
-    /// The number of nonzero samples; blocks of 255 bytes are summed as 0/1 bytes, so the loop
-    /// vectorises.
+    /// The number of nonzero samples; blocks of 255 bytes are summed as `min(v, 1)` bytes, so the
+    /// loop vectorises.
     public var nonzeroCount: Int {
         samples.withUnsafeBufferPointer { p in
             var total = 0, i = 0
             while i < p.count {
                 let end = min(i + 255, p.count)
                 var block: UInt8 = 0
-                for j in i..<end { block &+= p[j] == 0 ? 0 : 1 }
+                for j in i..<end { block &+= min(p[j], 1) }
                 total += Int(block)
                 i = end
             }

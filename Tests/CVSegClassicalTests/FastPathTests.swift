@@ -25,6 +25,35 @@ import CVSegCore
         }
     }
 
+    /// Order statistics from a bucket histogram and two passes (canny's quantiles without
+    /// storing the magnitudes) against a full sort: zeros, ties, values in one bucket, a wide range.
+    @Test(arguments: [1, 2, 17, 1001, 20000])
+    func orderStatisticsEqualSortedValues(count: Int) {
+        var rng = SplitMix64(seed: UInt64(count) &+ 99)
+        let kinds: [(UInt64) -> Double] = [
+            { Double($0 % 3) * 0.37 },                                   // zeros and ties
+            { 1 + Double($0 % 1000) / 4096 },                            // all in a few buckets
+            { $0 % 5 == 0 ? 0 : Double($0 % 100_000) * 1e-7 * Double(1 << ($0 % 20)) }, // wide
+        ]
+        for kind in kinds {
+            let values = (0..<count).map { _ in kind(rng.next()) }
+            let sorted = values.sorted()
+            let ranks = [0, count / 3, count / 2, count - 1, min(count / 2 + 1, count - 1)]
+            var passes = 0
+            let got = orderStatistics(count: count, ranks: ranks) { body in
+                passes += 1
+                var start = 0
+                while start < count {                                    // rows of up to 7 values
+                    let end = min(start + 7, count)
+                    values[start..<end].withUnsafeBufferPointer { body($0) }
+                    start = end
+                }
+            }
+            #expect(passes <= 2)
+            for k in ranks { #expect(got[k] == sorted[k], "rank \(k) of \(count)") }
+        }
+    }
+
     @Test(arguments: [Connectivity.four, .eight])
     func floodLabelsEqualOneFloodPerSeed(connectivity: Connectivity) throws {
         for (layout, channels) in [(ColorLayout.gray, 1), (.rgb, 3)] {

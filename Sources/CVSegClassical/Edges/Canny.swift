@@ -53,9 +53,11 @@ public enum CannyThresholds: Sendable {
 /// - Throws: ``CVSegError/invalidArgument(_:)`` for a colour image, a negative or non-finite
 ///   `sigma`, negative or non-finite absolute thresholds, quantiles outside `0...1`, or
 ///   `low > high` (OpenCV would swap them; scikit-image refuses).
-/// - Complexity: O(pixels · (1 + sigma)); quantiles add a selection, O(pixels) expected.
-///   Memory: the result and, for `sigma > 0`, one float64 image (plus one more while quantiles
-///   are selected); everything else is a few rows.
+/// - Complexity: O(pixels · (1 + sigma)); with `sigma > 0`, quantiles take two more passes over
+///   the rows (a bucket histogram of the magnitudes, then the values of the buckets that hold
+///   the wanted ranks, and a selection among them).
+///   Memory: the result; everything else is a few rows (for `sigma > 0` the smoothed rows are
+///   made on demand), except the magnitudes themselves for quantiles with `sigma == 0`.
 ///
 /// References: J. Canny, "A Computational Approach to Edge Detection", IEEE TPAMI 8(6):679–698,
 /// 1986; OpenCV `imgproc/src/canny.cpp`; scikit-image `feature/_canny.py`, `_canny_cy.pyx`.
@@ -260,124 +262,302 @@ private func opencvCandidates(_ image: Image<UInt8>, _ thresholds: CannyThreshol
 }
 
 /// scikit-image's smoothing (SciPy `mode='constant'`, cval 0, then divided by the same filter of
-/// an all-ones image), as a float64 image: the column pass reads the 8-bit image directly
-/// (`v / 255`), the row pass works in place with one row of scratch. The all-ones image is
-/// never stored: its filtered value depends only on the row's and the column's distances to
-/// the border, so one row of it is computed per distinct column-pass value and reused.
-private func skimageSmoothed(_ image: Image<UInt8>, _ kernel: [Double]) -> [Double] {
-    let w = image.width, h = image.height, n = w * h
-    let r = kernel.count / 2
-    if kernel.count == 1 { return image.samples.map { Double($0) / 255 } }
-    return [Double](unsafeUninitializedCapacity: n) { f, initialized in
-        let fb = f.baseAddress!
-        let scratch = UnsafeMutablePointer<Double>.allocate(capacity: w)
-        let onesRow = UnsafeMutablePointer<Double>.allocate(capacity: w)
-        defer { scratch.deallocate(); onesRow.deallocate() }
-        kernel.withUnsafeBufferPointer { k in
-            image.samples.withUnsafeBufferPointer { sb in
-                let s = sb.baseAddress!
-                // Column pass (axis 0) from the 8-bit image.
-                for y in 0..<h {
-                    let out = fb + y * w
-                    let t0 = max(-r, -y), t1 = min(r, h - 1 - y)
-                    for x in 0..<w { out[x] = 0 }
-                    if t0 == -r && t1 == r {
-                        for t in -r...r {
-                            let kt = k[t + r], src = s + (y + t) * w
-                            for x in 0..<w { out[x] += kt * (Double(src[x]) / 255) }
-                        }
-                    } else {
-                        for t in -r...r where t >= t0 && t <= t1 {
-                            let kt = k[t + r], src = s + (y + t) * w
-                            for x in 0..<w { out[x] += kt * (Double(src[x]) / 255) }
-                        }
-                    }
-                }
+/// an all-ones image), one float64 row at a time, on demand: rows are asked for in increasing
+/// order (a row and the two after it may be asked for again), and the last four are kept. The
+/// column pass reads the source rows it needs converted to `v / 255` (a table of 256 values),
+/// kept in a ring of 2r + 1 rows; both passes run over whole rows, tap by tap, so they
+/// vectorise, and each pixel's sum still adds the taps in SciPy's order from 0.0 (a tap outside
+/// the image adds an exact 0). The all-ones image is never stored: its filtered value depends
+/// only on the row's and the column's distances to the border, so one row of it is computed per
+/// distinct column-pass value and reused.
+private final class SkimageSmoothedRows {
+    let w: Int, h: Int, r: Int
+    private let kernel: UnsafeMutablePointer<Double>
+    private let source: UnsafePointer<UInt8>
+    private let table = UnsafeMutablePointer<Double>.allocate(capacity: 256)
+    private let converted: UnsafeMutablePointer<Double>     // (2r + 1) rows of w
+    private var convertedTag: [Int]
+    private let padded: UnsafeMutablePointer<Double>        // the column pass, r zeros each side
+    private let onesRow: UnsafeMutablePointer<Double>
+    private var onesColumnValue = Double.nan
+    private let rows: UnsafeMutablePointer<Double>          // 4 rows of w
+    private let taps: UnsafeMutablePointer<UnsafePointer<Double>>
+    private let tapWeights: UnsafeMutablePointer<Double>
+    private var rowTag = [Int](repeating: -1, count: 4)
+
+    init(source: UnsafePointer<UInt8>, width: Int, height: Int, kernel k: [Double]) {
+        w = width; h = height; r = k.count / 2
+        self.source = source
+        kernel = .allocate(capacity: k.count)
+        kernel.initialize(from: k, count: k.count)
+        for v in 0..<256 { table[v] = Double(v) / 255 }
+        converted = .allocate(capacity: (2 * r + 1) * w)
+        convertedTag = [Int](repeating: -1, count: 2 * r + 1)
+        padded = .allocate(capacity: w + 2 * r)
+        padded.initialize(repeating: 0, count: w + 2 * r)
+        onesRow = .allocate(capacity: w)
+        rows = .allocate(capacity: 4 * w)
+        taps = .allocate(capacity: 2 * r + 1)
+        tapWeights = .allocate(capacity: 2 * r + 1)
+    }
+
+    deinit {
+        kernel.deallocate(); table.deallocate(); converted.deallocate(); padded.deallocate()
+        onesRow.deallocate(); rows.deallocate(); taps.deallocate(); tapWeights.deallocate()
+    }
+
+    /// Forgets the kept rows (a new pass from row 0).
+    func restart() {
+        for i in rowTag.indices { rowTag[i] = -1 }
+        for i in convertedTag.indices { convertedTag[i] = -1 }
+    }
+
+    /// Row `y` (clamped into the image: SciPy's 'reflect' of radius 1 for the Sobel filter).
+    func row(_ y: Int) -> UnsafePointer<Double> {
+        let y = min(max(y, 0), h - 1)
+        let out = rows + (y % 4) * w
+        if rowTag[y % 4] != y {
+            compute(y, out)
+            rowTag[y % 4] = y
+        }
+        return UnsafePointer(out)
+    }
+
+    private func sourceRow(_ y: Int) -> UnsafePointer<Double> {
+        let slot = y % (2 * r + 1), out = converted + slot * w
+        if convertedTag[slot] != y {
+            let src = source + y * w
+            for x in 0..<w { out[x] = table[Int(src[x])] }
+            convertedTag[slot] = y
+        }
+        return UnsafePointer(out)
+    }
+
+    private func compute(_ y: Int, _ out: UnsafeMutablePointer<Double>) {
+        if r == 0 {
+            out.update(from: sourceRow(y), count: w)   // a one-tap kernel: no filtering, no division
+            return
+        }
+        // Column pass (axis 0) into the middle of `padded`.
+        let column = padded + r
+        let first = max(-r, -y), last = min(r, h - 1 - y)
+        for t in first...last { taps[t - first] = sourceRow(y + t); tapWeights[t - first] = kernel[t + r] }
+        let count = last - first + 1
+        // Four columns at a time with the sums in registers; each sum adds the taps in order.
+        var x = 0
+        while x + 4 <= w {
+            var acc = SIMD4<Double>(repeating: 0)
+            for t in 0..<count {
+                acc += tapWeights[t] * UnsafeRawPointer(taps[t] + x).loadUnaligned(as: SIMD4<Double>.self)
             }
-            // Row pass (axis 1) in place, then the division by the filtered all-ones image.
-            let eps = Double.ulpOfOne
-            var onesColumnValue = Double.nan
-            for y in 0..<h {
-                // The all-ones column pass: the kernel taps inside the image, summed in order.
-                var cy = 0.0
-                for t in -r...r where y + t >= 0 && y + t < h { cy += k[t + r] * 1.0 }
-                if !(cy == onesColumnValue) || onesColumnValue.isNaN {
-                    onesColumnValue = cy
-                    for x in 0..<w {
-                        var acc = 0.0
-                        for t in -r...r where x + t >= 0 && x + t < w { acc += k[t + r] * cy }
-                        onesRow[x] = acc + eps
-                    }
-                }
-                let row = fb + y * w
-                scratch.update(from: row, count: w)
-                for x in 0..<w {
-                    var acc = 0.0
-                    if x >= r && x + r < w {
-                        let base = scratch + x - r
-                        for t in 0..<(2 * r + 1) { acc += k[t] * base[t] }
-                    } else {
-                        for t in -r...r where x + t >= 0 && x + t < w { acc += k[t + r] * scratch[x + t] }
-                    }
-                    row[x] = acc / onesRow[x]
+            UnsafeMutableRawPointer(column + x).storeBytes(of: acc, as: SIMD4<Double>.self)
+            x += 4
+        }
+        while x < w {
+            var acc = 0.0
+            for t in 0..<count { acc += tapWeights[t] * taps[t][x] }
+            column[x] = acc
+            x += 1
+        }
+        // The all-ones image's value for this row's border distance.
+        var cy = 0.0
+        for t in -r...r where y + t >= 0 && y + t < h { cy += kernel[t + r] * 1.0 }
+        if !(cy == onesColumnValue) {
+            onesColumnValue = cy
+            for x in 0..<w {
+                var acc = 0.0
+                for t in -r...r where x + t >= 0 && x + t < w { acc += kernel[t + r] * cy }
+                onesRow[x] = acc + Double.ulpOfOne
+            }
+        }
+        // Row pass (axis 1), then the division.
+        let span = 2 * r + 1
+        x = 0
+        while x + 4 <= w {
+            var acc = SIMD4<Double>(repeating: 0)
+            for t in 0..<span {
+                acc += kernel[t] * UnsafeRawPointer(padded + x + t).loadUnaligned(as: SIMD4<Double>.self)
+            }
+            let ones = UnsafeRawPointer(onesRow + x).loadUnaligned(as: SIMD4<Double>.self)
+            UnsafeMutableRawPointer(out + x).storeBytes(of: acc / ones, as: SIMD4<Double>.self)
+            x += 4
+        }
+        while x < w {
+            var acc = 0.0
+            for t in 0..<span { acc += kernel[t] * padded[x + t] }
+            out[x] = acc / onesRow[x]
+            x += 1
+        }
+    }
+}
+
+/// `ndimage.sobel` of three smoothed rows ([-1, 0, 1] along the derivative axis, [1, 2, 1]
+/// across; 'reflect' borders, which for a radius of 1 repeat the edge sample): (i, j) at x.
+@inline(__always)
+private func skimageSobel(_ up: UnsafePointer<Double>, _ mid: UnsafePointer<Double>, _ down: UnsafePointer<Double>,
+                          _ x: Int, _ w: Int) -> (i: Double, j: Double) {
+    let l = max(x - 1, 0), r = min(x + 1, w - 1)
+    let j = (up[r] - up[l]) + 2 * (mid[r] - mid[l]) + (down[r] - down[l])
+    let i = (down[l] - up[l]) + 2 * (down[x] - up[x]) + (down[r] - up[r])
+    return (i, j)
+}
+
+/// One row of gradient magnitudes; the interior runs without clamps, so it vectorises.
+/// Magnitudes below 1e-10 (rounding noise of the smoothing in flat areas) are 0. `squared`
+/// gives i² + j² instead, before the square root and the rule for noise (both monotone, so the
+/// order statistics of the magnitudes are those of these values, mapped by ``skimageMagnitude(squared:)``).
+private func skimageMagnitudes(_ up: UnsafePointer<Double>, _ mid: UnsafePointer<Double>, _ down: UnsafePointer<Double>,
+                               _ w: Int, l2: Bool, squared: Bool = false, into out: UnsafeMutablePointer<Double>) {
+    @inline(__always) func magnitude(_ i: Double, _ j: Double) -> Double {
+        if squared { return i * i + j * j }
+        let v = l2 ? (i * i + j * j).squareRoot() : abs(i) + abs(j)
+        return v < 1e-10 ? 0 : v
+    }
+    for x in [0, w - 1] where x >= 0 {
+        let (i, j) = skimageSobel(up, mid, down, x, w)
+        out[x] = magnitude(i, j)
+    }
+    guard w > 2 else { return }
+    if squared {
+        for x in 1..<(w - 1) {
+            let j = (up[x + 1] - up[x - 1]) + 2 * (mid[x + 1] - mid[x - 1]) + (down[x + 1] - down[x - 1])
+            let i = (down[x - 1] - up[x - 1]) + 2 * (down[x] - up[x]) + (down[x + 1] - up[x + 1])
+            out[x] = i * i + j * j
+        }
+    } else if l2 {
+        for x in 1..<(w - 1) {
+            let j = (up[x + 1] - up[x - 1]) + 2 * (mid[x + 1] - mid[x - 1]) + (down[x + 1] - down[x - 1])
+            let i = (down[x - 1] - up[x - 1]) + 2 * (down[x] - up[x]) + (down[x + 1] - up[x + 1])
+            let v = (i * i + j * j).squareRoot()
+            out[x] = v < 1e-10 ? 0 : v
+        }
+    } else {
+        for x in 1..<(w - 1) {
+            let j = (up[x + 1] - up[x - 1]) + 2 * (mid[x + 1] - mid[x - 1]) + (down[x + 1] - down[x - 1])
+            let i = (down[x - 1] - up[x - 1]) + 2 * (down[x] - up[x]) + (down[x + 1] - up[x + 1])
+            let v = abs(i) + abs(j)
+            out[x] = v < 1e-10 ? 0 : v
+        }
+    }
+}
+
+/// The L2 magnitude of a squared one, with the rule for noise.
+@inline(__always) private func skimageMagnitude(squared s: Double) -> Double {
+    let v = s.squareRoot()
+    return v < 1e-10 ? 0 : v
+}
+
+/// The order statistics `ranks` (0-based) of non-negative doubles delivered row by row by `pass`
+/// (called twice, with the same rows each time), without keeping them all: the first pass
+/// counts the values by the top 16 bits of their bit pattern (monotone for non-negative
+/// doubles), the second keeps only the values of the buckets that hold a wanted rank, and a
+/// selection within each such bucket finishes. A bucket of exact zeros needs no second look.
+func orderStatistics(count n: Int, ranks: [Int],
+                     _ pass: ((UnsafeBufferPointer<Double>) -> Void) -> Void) -> [Int: Double] {
+    var histogram = [Int](repeating: 0, count: 1 << 16)
+    histogram.withUnsafeMutableBufferPointer { hb in
+        pass { row in for v in row { hb[Int(truncatingIfNeeded: v.bitPattern >> 48)] &+= 1 } }
+    }
+    // Each rank's bucket and its rank inside the bucket.
+    var starts = [Int](repeating: 0, count: 1 << 16)
+    var total = 0
+    for b in 0..<(1 << 16) { starts[b] = total; total += histogram[b] }
+    precondition(total == n, "orderStatistics: \(total) values for a count of \(n)")
+    var place: [Int: (bucket: Int, within: Int)] = [:]
+    for k in Set(ranks) {
+        precondition(k >= 0 && k < n, "orderStatistics: rank \(k) outside 0..<\(n)")
+        var lo = 0, hi = (1 << 16) - 1             // the last bucket whose start is <= k
+        while lo < hi {
+            let mid = (lo + hi + 1) / 2
+            if starts[mid] <= k { lo = mid } else { hi = mid - 1 }
+        }
+        while histogram[lo] == 0 { lo -= 1 }        // empty buckets share their start
+        place[k] = (lo, k - starts[lo])
+    }
+    // Buckets to look into again, by slot (bucket 0 holds only exact zeros: nothing to collect).
+    let wanted = Array(Set(place.values.map(\.bucket)).subtracting([0])).sorted()
+    var slotOf = [UInt8](repeating: 0, count: 1 << 16)          // 0: not wanted, else slot + 1
+    for (i, b) in wanted.enumerated() { slotOf[b] = UInt8(i + 1) }
+    var values = wanted.map { b -> [Double] in
+        var a = [Double](); a.reserveCapacity(histogram[b]); return a
+    }
+    if !wanted.isEmpty {
+        slotOf.withUnsafeBufferPointer { slots in
+            pass { row in
+                for v in row {
+                    let slot = Int(slots[Int(truncatingIfNeeded: v.bitPattern >> 48)])
+                    if slot != 0 { values[slot - 1].append(v) }
                 }
             }
         }
-        initialized = n
     }
+    var result: [Int: Double] = [:]
+    for (k, at) in place.sorted(by: { $0.key < $1.key }) {
+        if at.bucket == 0 { result[k] = 0; continue } // only +0.0 has its top 16 bits zero here
+        let slot = Int(slotOf[at.bucket]) - 1
+        values[slot].withUnsafeMutableBufferPointer { selectNth($0, at.within) }
+        result[k] = values[slot][at.within]
+    }
+    return result
+}
+
+/// The ranks that ``linearQuantile(count:_:_:)`` asks for.
+func linearQuantileRanks(count: Int, _ q: Double) -> [Int] {
+    let index = q * Double(count - 1)
+    let below = Int(index.rounded(.down)), above = min(below + 1, count - 1)
+    return above == below ? [below] : [below, above]
 }
 
 /// scikit-image's smoothing, Sobel, bilinear NMS and thresholds (see ``canny(_:sigma:thresholds:norm:edgeValue:)``).
 ///
-/// Besides the smoothed float64 image, only three rows of magnitudes are kept (a ring), and the
-/// Sobel components are recomputed where NMS needs them; quantile thresholds need every
-/// magnitude once, in a temporary array freed before NMS.
+/// Nothing image-sized but the result: smoothed rows come on demand (four kept), magnitudes
+/// live in a ring of three rows, and the Sobel components are recomputed where NMS needs them.
+/// Quantile thresholds take two more passes over the rows (``orderStatistics(count:ranks:_:)``).
 private func skimageCandidates(_ image: Image<UInt8>, _ sigma: Double, _ thresholds: CannyThresholds,
                                _ norm: GradientNorm) throws -> [UInt8] {
     let w = image.width, h = image.height, n = w * h
     let kernel = try gaussianKernel(sigma: sigma)
-    let f = skimageSmoothed(image, kernel)
     let l2 = norm == .l2
-    return f.withUnsafeBufferPointer { fb in
-        let p = fb.baseAddress!
-        // ndimage.sobel: [-1, 0, 1] along the derivative axis, [1, 2, 1] across; 'reflect' borders,
-        // which for a radius of 1 repeat the edge sample.
-        @inline(__always) func sobel(_ y: Int, _ x: Int) -> (i: Double, j: Double) {
-            let up = max(y - 1, 0) * w, mid = y * w, down = min(y + 1, h - 1) * w
-            let l = max(x - 1, 0), r = min(x + 1, w - 1)
-            let j = (p[up + r] - p[up + l]) + 2 * (p[mid + r] - p[mid + l]) + (p[down + r] - p[down + l])
-            let i = (p[down + l] - p[up + l]) + 2 * (p[down + x] - p[up + x]) + (p[down + r] - p[up + r])
-            return (i, j)
-        }
-        @inline(__always) func magnitudeRow(_ y: Int, _ out: UnsafeMutablePointer<Double>) {
-            for x in 0..<w {
-                let (i, j) = sobel(y, x)
-                let v = l2 ? (i * i + j * j).squareRoot() : abs(i) + abs(j)
-                out[x] = v < 1e-10 ? 0 : v // rounding noise of flat areas is no gradient
-            }
+    var map = [UInt8](repeating: 0, count: n)
+    // The one-pixel border is never an edge, so an image under 3×3 has none, whatever the thresholds.
+    guard w >= 3, h >= 3 else { return map }
+    return image.samples.withUnsafeBufferPointer { sb in
+        let smoothed = SkimageSmoothedRows(source: sb.baseAddress!, width: w, height: h, kernel: kernel)
+        let ring = UnsafeMutablePointer<Double>.allocate(capacity: 3 * w)
+        defer { ring.deallocate() }
+        @inline(__always) func magnitudeRow(_ y: Int, _ out: UnsafeMutablePointer<Double>, squared: Bool = false) {
+            skimageMagnitudes(smoothed.row(y - 1), smoothed.row(y), smoothed.row(y + 1), w, l2: l2, squared: squared, into: out)
         }
         var (low, high): (Double, Double)
         switch thresholds {
         case .absolute(let lo, let hi): (low, high) = (lo / 255, hi / 255)
         case .quantiles(let lo, let hi):
-            var all = [Double](unsafeUninitializedCapacity: n) { a, initialized in
-                for y in 0..<h { magnitudeRow(y, a.baseAddress! + y * w) }
-                initialized = n
+            let ranks = linearQuantileRanks(count: n, lo) + linearQuantileRanks(count: n, hi)
+            // L2: the order statistics of i² + j² (no square roots in these passes), mapped after.
+            let statistics = orderStatistics(count: n, ranks: ranks) { body in
+                smoothed.restart()
+                for y in 0..<h {
+                    magnitudeRow(y, ring, squared: l2)
+                    body(UnsafeBufferPointer(start: ring, count: w))
+                }
             }
-            let q = all.withUnsafeMutableBufferPointer { selectedQuantiles($0, [lo, hi]) { $0 } }
+            smoothed.restart()
+            let q = [lo, hi].map { q in
+                linearQuantile(count: n, q) { k in
+                    let value = statistics[k] ?? .nan
+                    return l2 ? skimageMagnitude(squared: value) : value
+                }
+            }
             (low, high) = (q[0], q[1])
         }
         let lowF = low == 0 ? 1e-14 : Double(Float(low)) // the Cython parameter is a C float
-        var map = [UInt8](repeating: 0, count: n)
-        guard w >= 3, h >= 3 else { return map }
-        let ring = UnsafeMutablePointer<Double>.allocate(capacity: 3 * w)
-        defer { ring.deallocate() }
         magnitudeRow(0, ring)
         magnitudeRow(1, ring + w)
         map.withUnsafeMutableBufferPointer { mb in
             for y in 1..<(h - 1) {
                 magnitudeRow(y + 1, ring + ((y + 1) % 3) * w)
                 let above = ring + ((y - 1) % 3) * w, row = ring + (y % 3) * w, below = ring + ((y + 1) % 3) * w
+                let fUp = smoothed.row(y - 1), fMid = smoothed.row(y), fDown = smoothed.row(y + 1)
                 // m[c ± w ± 1] through the ring: row offsets -1, 0, +1 and column offsets.
                 @inline(__always) func m(_ dy: Int, _ x: Int) -> Double {
                     dy < 0 ? above[x] : (dy > 0 ? below[x] : row[x])
@@ -389,7 +569,7 @@ private func skimageCandidates(_ image: Image<UInt8>, _ sigma: Double, _ thresho
                 for x in 1..<(w - 1) {
                     let v = row[x]
                     guard v >= lowF else { continue }
-                    let (gi, gj) = sobel(y, x)
+                    let (gi, gj) = skimageSobel(fUp, fMid, fDown, x, w)
                     let down = gi <= 0, upward = !down, left = gj <= 0, right = !left
                     let ai = abs(gi), aj = abs(gj)
                     var keep = false
