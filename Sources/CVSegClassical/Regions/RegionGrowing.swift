@@ -39,7 +39,9 @@ public struct Seed: Sendable, Equatable {
 /// - Throws: ``CVSegError/invalidArgument(_:)`` for an empty seed list, a seed outside the image,
 ///   a seed label `<= 0`, or one position seeded with two different labels.
 /// - Complexity: O(N log N) time for N pixels (at most 8 pushes per pixel onto the heap);
-///   memory O(N) (values, labels, heap) plus O(regions · channels).
+///   memory: region indices while growing (2 bytes a pixel below 32,767 regions, else 4), the
+///   heap (16 bytes an entry: the pixels on the regions' borders, each up to once per labelled
+///   neighbour), then the label map (4 bytes a pixel), plus O(regions · channels).
 ///
 /// References: R. Adams, L. Bischof, "Seeded region growing", IEEE TPAMI 16(6), 1994;
 /// A. Mehnert, P. Jackway, "An improved seeded region growing algorithm", Pattern Recognit.
@@ -53,7 +55,9 @@ public func seededRegionGrowing<Sample: PixelSample>(_ image: Image<Sample>, see
         throw CVSegError.invalidArgument("seededRegionGrowing: seeds must not be empty")
     }
     let width = image.width, height = image.height, n = image.pixelCount
-    var labels = [Int32](repeating: 0, count: n)
+    // Seeds by position (few): the image-sized state is the region index per pixel alone, which
+    // becomes the label map at the end; pixel values are read from the image as needed.
+    var seedLabel: [Int: Int32] = [:]
     var regionOfLabel: [Int32: Int] = [:]
     var regionLabels: [Int32] = []
     for (i, s) in seeds.enumerated() {
@@ -65,11 +69,11 @@ public func seededRegionGrowing<Sample: PixelSample>(_ image: Image<Sample>, see
             throw CVSegError.invalidArgument("seededRegionGrowing: seed \(i) at (\(s.x), \(s.y)) has label \(s.label); labels must be > 0")
         }
         let p = s.y * width + s.x
-        if labels[p] != 0 && labels[p] != s.label {
+        if let existing = seedLabel[p], existing != s.label {
             throw CVSegError.invalidArgument(
-                "seededRegionGrowing: seed \(i) at (\(s.x), \(s.y)) has label \(s.label) but that pixel is already seeded with label \(labels[p])")
+                "seededRegionGrowing: seed \(i) at (\(s.x), \(s.y)) has label \(s.label) but that pixel is already seeded with label \(existing)")
         }
-        labels[p] = s.label
+        seedLabel[p] = s.label
         if regionOfLabel[s.label] == nil {
             regionOfLabel[s.label] = regionLabels.count
             regionLabels.append(s.label)
@@ -77,31 +81,63 @@ public func seededRegionGrowing<Sample: PixelSample>(_ image: Image<Sample>, see
     }
 
     let channels = image.layout.isGray ? 1 : 3
-    let values = colourValues(image, channels: channels)
+    let regionCount = regionLabels.count
+    // Region index per pixel (-1: unlabelled), as 16-bit integers while the regions fit (half
+    // the memory of the largest array), converted to the labels at the end.
+    let seedsByPosition = seedLabel.sorted { $0.key < $1.key }.map { ($0.key, regionOfLabel[$0.value] ?? 0) }
+    if regionCount < Int(Int16.max) {
+        let region: [Int16] = growRegions(image, seeds: seeds, seedRegions: seedsByPosition, regionLabels: regionLabels,
+                                          channels: channels, connectivity: connectivity)
+        var labels = [Int32](repeating: 0, count: n)
+        labels.withUnsafeMutableBufferPointer { out in
+            region.withUnsafeBufferPointer { reg in
+                for p in 0..<n { out[p] = reg[p] >= 0 ? regionLabels[Int(reg[p])] : 0 }
+            }
+        }
+        return LabelMap(width: width, height: height, labels: labels)
+    }
+    var region: [Int32] = growRegions(image, seeds: seeds, seedRegions: seedsByPosition, regionLabels: regionLabels,
+                                      channels: channels, connectivity: connectivity)
+    region.withUnsafeMutableBufferPointer { reg in
+        for p in 0..<n { reg[p] = reg[p] >= 0 ? regionLabels[Int(reg[p])] : 0 }
+    }
+    return LabelMap(width: width, height: height, labels: region)
+}
+
+/// The growing itself (see ``seededRegionGrowing(_:seeds:connectivity:)``): region indices per
+/// pixel, -1 where unlabelled. `seedRegions`: each seeded position and its region, by position.
+@_specialize(where Sample == UInt8, Region == Int16)
+@_specialize(where Sample == UInt8, Region == Int32)
+@_specialize(where Sample == UInt16, Region == Int16)
+@_specialize(where Sample == UInt16, Region == Int32)
+private func growRegions<Sample: PixelSample, Region: FixedWidthInteger & SignedInteger>(
+    _ image: Image<Sample>, seeds: [Seed], seedRegions: [(Int, Int)], regionLabels: [Int32],
+    channels: Int, connectivity: Connectivity) -> [Region] {
+    let width = image.width, height = image.height, n = image.pixelCount, stride = image.channels
     let regionCount = regionLabels.count
     var sums = [Double](repeating: 0, count: regionCount * channels)
     var counts = [Int](repeating: 0, count: regionCount)
-    // region index per pixel (-1: unlabelled) for the hot loop.
-    var region = [Int32](repeating: -1, count: n)
-    for p in 0..<n where labels[p] != 0 {
-        let r = regionOfLabel[labels[p]]!
-        region[p] = Int32(r)
-        counts[r] += 1
-        for c in 0..<channels { sums[r * channels + c] += values[p * channels + c] }
+    var region = [Region](repeating: -1, count: n)
+    image.samples.withUnsafeBufferPointer { v in
+        for (p, r) in seedRegions {
+            region[p] = Region(r)
+            counts[r] += 1
+            for c in 0..<channels { sums[r * channels + c] += Double(v[p * stride + c]) }
+        }
     }
 
     let offsets = neighbourOffsets(connectivity)
     var heap = GrowHeap()
-    values.withUnsafeBufferPointer { v in
+    image.samples.withUnsafeBufferPointer { v in
         region.withUnsafeMutableBufferPointer { reg in
             sums.withUnsafeMutableBufferPointer { sum in
                 counts.withUnsafeMutableBufferPointer { cnt in
                     func delta(_ p: Int, _ r: Int) -> Double {
                         let inv = 1 / Double(cnt[r])
-                        if channels == 1 { return abs(v[p] - sum[r] * inv) }
+                        if channels == 1 { return abs(Double(v[p * stride]) - sum[r] * inv) }
                         var d2 = 0.0
                         for c in 0..<channels {
-                            let d = v[p * channels + c] - sum[r * channels + c] * inv
+                            let d = Double(v[p * stride + c]) - sum[r * channels + c] * inv
                             d2 += d * d
                         }
                         return d2.squareRoot()
@@ -135,18 +171,18 @@ public func seededRegionGrowing<Sample: PixelSample>(_ image: Image<Sample>, see
                                 best = r; bestDelta = d
                             }
                         }
-                        reg[p] = Int32(best)
+                        reg[p] = Region(best)
                         cnt[best] += 1
-                        for c in 0..<channels { sum[best * channels + c] += v[p * channels + c] }
+                        for c in 0..<channels { sum[best * channels + c] += Double(v[p * stride + c]) }
                         pushNeighbours(p, best)
                     }
                 }
             }
         }
     }
-    for p in 0..<n where region[p] >= 0 { labels[p] = regionLabels[Int(region[p])] }
-    return LabelMap(width: width, height: height, labels: labels)
+    return region
 }
+
 
 /// Picks `count` seeds spread over the image, labelled `1...count`.
 ///
@@ -372,19 +408,6 @@ public func floodFillLabels<Sample: PixelSample>(_ image: Image<Sample>, seeds: 
 private func neighbourOffsets(_ connectivity: Connectivity) -> [(Int, Int)] {
     let four = [(-1, 0), (1, 0), (0, -1), (0, 1)]
     return connectivity == .four ? four : four + [(-1, -1), (1, -1), (-1, 1), (1, 1)]
-}
-
-/// The first `channels` samples of every pixel as `Double`, interleaved.
-private func colourValues<Sample: PixelSample>(_ image: Image<Sample>, channels: Int) -> [Double] {
-    let n = image.pixelCount, stride = image.channels
-    return [Double](unsafeUninitializedCapacity: n * channels) { out, initialized in
-        image.samples.withUnsafeBufferPointer { s in
-            for p in 0..<n {
-                for c in 0..<channels { out[p * channels + c] = Double(s[p * stride + c]) }
-            }
-        }
-        initialized = n * channels
-    }
 }
 
 /// Growth candidates, smallest `(delta, seq)` first; `seq` counts pushes, so ties pop in push order.
