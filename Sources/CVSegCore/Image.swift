@@ -132,18 +132,24 @@ extension Image {
 }
 
 extension Image where Sample == UInt8 {
-    /// The number of nonzero samples; blocks of 255 bytes are summed as `min(v, 1)` bytes, so the
-    /// loop vectorises.
+    /// The number of nonzero samples: 16 bytes at a time, `min(v, 1)` summed in byte lanes for
+    /// up to 255 steps before the lanes are added up.
     public var nonzeroCount: Int {
         samples.withUnsafeBufferPointer { p in
+            guard let base = p.baseAddress else { return 0 }
+            let n = p.count, raw = UnsafeRawPointer(base)
             var total = 0, i = 0
-            while i < p.count {
-                let end = min(i + 255, p.count)
-                var block: UInt8 = 0
-                for j in i..<end { block &+= min(p[j], 1) }
-                total += Int(block)
-                i = end
+            let one = SIMD16<UInt8>(repeating: 1)
+            while i + 16 <= n {
+                var lanes = SIMD16<UInt8>()
+                var steps = 0
+                while steps < 255 && i + 16 <= n {
+                    lanes &+= pointwiseMin(raw.loadUnaligned(fromByteOffset: i, as: SIMD16<UInt8>.self), one)
+                    i += 16; steps += 1
+                }
+                total += Int(SIMD16<UInt16>(truncatingIfNeeded: lanes).wrappedSum())
             }
+            while i < n { if base[i] != 0 { total += 1 }; i += 1 }
             return total
         }
     }

@@ -77,9 +77,9 @@ import Testing
 }
 
 @Suite struct NonzeroCountTests {
-    /// Counted in blocks of 255 bytes: sizes around the block length and all-nonzero blocks.
+    /// Counted 16 bytes at a time in byte lanes flushed every 255 steps: sizes around both, all-nonzero data.
     @Test func countsMatchAPlainLoop() {
-        for count in [0, 1, 254, 255, 256, 511, 1000] {
+        for count in [0, 1, 15, 16, 17, 254, 255, 256, 511, 1000, 4080, 4081, 9000] {
             for pattern in 0..<3 {
                 let samples = (0..<count).map { i -> UInt8 in
                     switch pattern {

@@ -57,7 +57,8 @@ public enum CannyThresholds: Sendable {
 ///   the rows (a bucket histogram of the magnitudes, then the values of the buckets that hold
 ///   the wanted ranks, and a selection among them).
 ///   Memory: the result; everything else is a few rows (for `sigma > 0` the smoothed rows are
-///   made on demand), except the magnitudes themselves for quantiles with `sigma == 0`.
+///   made on demand), except the magnitudes themselves for quantiles with `sigma == 0`, and the
+///   smoothed image (8 bytes a pixel) for quantiles with `sigma > 0` up to 8 Mpixels.
 ///
 /// References: J. Canny, "A Computational Approach to Edge Detection", IEEE TPAMI 8(6):679–698,
 /// 1986; OpenCV `imgproc/src/canny.cpp`; scikit-image `feature/_canny.py`, `_canny_cy.pyx`.
@@ -280,13 +281,18 @@ private final class SkimageSmoothedRows {
     private let padded: UnsafeMutablePointer<Double>        // the column pass, r zeros each side
     private let onesRow: UnsafeMutablePointer<Double>
     private var onesColumnValue = Double.nan
-    private let rows: UnsafeMutablePointer<Double>          // 4 rows of w
+    private let keepAll: Bool                               // every row computed once, kept
+    private let rows: UnsafeMutablePointer<Double>          // 4 rows of w, or all of them
     private let taps: UnsafeMutablePointer<UnsafePointer<Double>>
     private let tapWeights: UnsafeMutablePointer<Double>
-    private var rowTag = [Int](repeating: -1, count: 4)
+    private var rowTag: [Int]
 
-    init(source: UnsafePointer<UInt8>, width: Int, height: Int, kernel k: [Double]) {
+    /// `keepAll`: keep every row once computed (an image-sized buffer of doubles; repeated
+    /// passes then smooth once).
+    init(source: UnsafePointer<UInt8>, width: Int, height: Int, kernel k: [Double], keepAll: Bool) {
         w = width; h = height; r = k.count / 2
+        self.keepAll = keepAll
+        rowTag = [Int](repeating: -1, count: keepAll ? height : 4)
         self.source = source
         kernel = .allocate(capacity: k.count)
         kernel.initialize(from: k, count: k.count)
@@ -296,7 +302,7 @@ private final class SkimageSmoothedRows {
         padded = .allocate(capacity: w + 2 * r)
         padded.initialize(repeating: 0, count: w + 2 * r)
         onesRow = .allocate(capacity: w)
-        rows = .allocate(capacity: 4 * w)
+        rows = .allocate(capacity: (keepAll ? h : 4) * w)
         taps = .allocate(capacity: 2 * r + 1)
         tapWeights = .allocate(capacity: 2 * r + 1)
     }
@@ -306,8 +312,9 @@ private final class SkimageSmoothedRows {
         onesRow.deallocate(); rows.deallocate(); taps.deallocate(); tapWeights.deallocate()
     }
 
-    /// Forgets the kept rows (a new pass from row 0).
+    /// A new pass from row 0: forgets the last rows (unless all are kept).
     func restart() {
+        if keepAll { return }
         for i in rowTag.indices { rowTag[i] = -1 }
         for i in convertedTag.indices { convertedTag[i] = -1 }
     }
@@ -315,10 +322,11 @@ private final class SkimageSmoothedRows {
     /// Row `y` (clamped into the image: SciPy's 'reflect' of radius 1 for the Sobel filter).
     func row(_ y: Int) -> UnsafePointer<Double> {
         let y = min(max(y, 0), h - 1)
-        let out = rows + (y % 4) * w
-        if rowTag[y % 4] != y {
+        let slot = keepAll ? y : y % 4
+        let out = rows + slot * w
+        if rowTag[slot] != y {
             compute(y, out)
-            rowTag[y % 4] = y
+            rowTag[slot] = y
         }
         return UnsafePointer(out)
     }
@@ -522,7 +530,11 @@ private func skimageCandidates(_ image: Image<UInt8>, _ sigma: Double, _ thresho
     // The one-pixel border is never an edge, so an image under 3×3 has none, whatever the thresholds.
     guard w >= 3, h >= 3 else { return map }
     return image.samples.withUnsafeBufferPointer { sb in
-        let smoothed = SkimageSmoothedRows(source: sb.baseAddress!, width: w, height: h, kernel: kernel)
+        // Quantiles pass over the rows three times: up to 8 Mpixels (64 MiB of doubles) the
+        // smoothed image is kept rather than made three times; above, memory comes first.
+        let keepAll: Bool
+        if case .quantiles = thresholds { keepAll = n <= 1 << 23 } else { keepAll = false }
+        let smoothed = SkimageSmoothedRows(source: sb.baseAddress!, width: w, height: h, kernel: kernel, keepAll: keepAll)
         let ring = UnsafeMutablePointer<Double>.allocate(capacity: 3 * w)
         defer { ring.deallocate() }
         @inline(__always) func magnitudeRow(_ y: Int, _ out: UnsafeMutablePointer<Double>, squared: Bool = false) {
