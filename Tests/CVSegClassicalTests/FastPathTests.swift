@@ -54,6 +54,38 @@ import CVSegCore
         }
     }
 
+    /// Labels without statistics against the labelling with statistics; the fused edge regions
+    /// against dilation + complement + labelling; small square dilations (row and column ORs)
+    /// against a direct window maximum.
+    @Test func labelsAndEdgeRegionsEqualTheComposedSteps() throws {
+        for (w, h, seed) in [(1, 1, UInt64(1)), (1, 9, 2), (9, 1, 3), (37, 23, 4), (64, 64, 5)] {
+            for levels in [UInt64(2), 5] {
+                let mask = Self.randomGray(w, h, levels: levels, seed: seed &* 31 &+ levels).mapSamples { $0 == 0 ? UInt8(0) : 255 }
+                for connectivity in [Connectivity.four, .eight] {
+                    let full = try connectedComponents(mask, connectivity: connectivity)
+                    let lean = try connectedComponentLabels(mask, connectivity: connectivity)
+                    #expect(lean.labels == full.labels && lean.count == full.stats.count)
+                }
+                let closed = try binaryDilation(mask, element: .square(3))
+                let composed = try connectedComponents(closed.mapSamples { $0 == 0 ? UInt8(1) : 0 }, connectivity: .four)
+                let fused = try edgeRegions(mask)
+                #expect(fused.labels == composed.labels && fused.regions == composed.stats.count, "\(w)x\(h)")
+                for size in [3, 5, 7] {
+                    let small = try binaryDilation(mask, element: .square(size))
+                    // Against a direct window maximum.
+                    let r = size / 2
+                    var expected = [UInt8](repeating: 0, count: w * h)
+                    for y in 0..<h { for x in 0..<w {
+                        var on = false
+                        for yy in max(0, y - r)...min(h - 1, y + r) { for xx in max(0, x - r)...min(w - 1, x + r) where mask.samples[yy * w + xx] != 0 { on = true } }
+                        expected[y * w + x] = on ? 1 : 0
+                    } }
+                    #expect(small.samples.map { $0 != 0 ? UInt8(1) : 0 } == expected, "square \(size), \(w)x\(h)")
+                }
+            }
+        }
+    }
+
     @Test(arguments: [Connectivity.four, .eight])
     func floodLabelsEqualOneFloodPerSeed(connectivity: Connectivity) throws {
         for (layout, channels) in [(ColorLayout.gray, 1), (.rgb, 3)] {

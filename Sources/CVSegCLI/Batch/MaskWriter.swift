@@ -76,8 +76,11 @@ enum MaskWriter {
                     throw CVSegError.invalidArgument(
                         "labels up to \(maxLabel) do not fit a 16-bit PNG (0...65535); use coarser settings")
                 }
+                // 16-bit labels: a run of one label alternates two bytes, which run-length
+                // matching cannot see; the Sub filter turns it into zeros (as OpenCV writes).
                 return try ImageEncoder.png(Image(width: width, height: height, layout: .gray,
-                                                  samples: map.labels.map { UInt16(truncatingIfNeeded: $0) }), options: options)
+                                                  samples: map.labels.map { UInt16(truncatingIfNeeded: $0) }),
+                                            options: format.drawsOverImage ? options : options.with(filter: .sub))
             }
             return try ImageEncoder.png(Image(width: width, height: height, layout: .gray,
                                               samples: map.labels.map { UInt8(clamping: $0) }), options: options)

@@ -611,27 +611,37 @@ private func skimageCandidates(_ image: Image<UInt8>, _ sigma: Double, _ thresho
 }
 
 /// Keeps the candidates 8-connected to a seed, in place: `edgeValue` there, 0 elsewhere.
+/// The marks are copied into a map with a one-pixel border of zeros, so a pixel's eight
+/// neighbours are fixed offsets with no bounds checks (as OpenCV's own hysteresis).
 private func hysteresis(_ map: inout [UInt8], _ w: Int, _ h: Int, _ edgeValue: UInt8) {
-    let n = w * h
-    precondition(n <= Int(Int32.max), "canny: images over 2^31 pixels are not supported")
+    let stride = w + 2
+    precondition(stride * (h + 2) <= Int(Int32.max), "canny: images over 2^31 pixels are not supported")
+    var bordered = [UInt8](repeating: 0, count: stride * (h + 2))
     var stack = [Int32]()
-    map.withUnsafeMutableBufferPointer { mb in
-        let m = mb.baseAddress!
-        // 3 marks a pixel kept (a seed, or a candidate reached from one).
-        for i in 0..<n where m[i] == 2 {
-            m[i] = 3
-            stack.append(Int32(truncatingIfNeeded: i))
-            while let top = stack.popLast() {
-                let p = Int(top)
-                let py = p / w, px = p - py * w
-                for ny in max(py - 1, 0)...min(py + 1, h - 1) {
-                    for nx in max(px - 1, 0)...min(px + 1, w - 1) {
-                        let q = ny * w + nx
-                        if m[q] == 1 || m[q] == 2 { m[q] = 3; stack.append(Int32(truncatingIfNeeded: q)) }
+    bordered.withUnsafeMutableBufferPointer { bb in
+        map.withUnsafeMutableBufferPointer { mb in
+            guard let b = bb.baseAddress, let m = mb.baseAddress else { return }
+            for y in 0..<h { (b + (y + 1) * stride + 1).update(from: m + y * w, count: w) }
+            let offsets = [-stride - 1, -stride, -stride + 1, -1, 1, stride - 1, stride, stride + 1]
+            // 3 marks a pixel kept (a seed, or a candidate reached from one).
+            for y in 0..<h {
+                let row = (y + 1) * stride + 1
+                for x in 0..<w where b[row + x] == 2 {
+                    b[row + x] = 3
+                    stack.append(Int32(truncatingIfNeeded: row + x))
+                    while let top = stack.popLast() {
+                        let p = Int(top)
+                        for o in offsets {
+                            let q = p + o
+                            if b[q] == 1 || b[q] == 2 { b[q] = 3; stack.append(Int32(truncatingIfNeeded: q)) }
+                        }
                     }
                 }
             }
+            for y in 0..<h {
+                let src = b + (y + 1) * stride + 1, dst = m + y * w
+                for x in 0..<w { dst[x] = src[x] == 3 ? edgeValue : 0 }
+            }
         }
-        for i in 0..<n { m[i] = m[i] == 3 ? edgeValue : 0 }
     }
 }

@@ -39,48 +39,14 @@ public struct ComponentStats: Sendable, Equatable {
     }
 }
 
-/// Labels the connected components of the foreground (nonzero) pixels of a binary mask.
-///
-/// Background pixels get 0; the components get 1...N **in raster order of their first pixel**
-/// (the first foreground pixel met scanning rows top to bottom, each row left to right). This is
-/// `scipy.ndimage.label`'s numbering (with `generate_binary_structure(2, 1)` for `.four`, `(2, 2)`
-/// for `.eight`) and OpenCV's `connectedComponents` with `CCL_WU` or `CCL_SAUF`, and with
-/// `CCL_DEFAULT` for 4-connectivity. OpenCV's `CCL_DEFAULT` for 8-connectivity (Spaghetti, a
-/// 2×2-block algorithm, like `CCL_GRANA`/`CCL_BBDT`/`CCL_BOLELLI`) finds the same components but
-/// may number them differently: it orders them by the first 2×2 block, not the first pixel.
-/// scripts/reference/regions_reference.py records both checks.
-///
-/// The statistics match `cv2.connectedComponentsWithStats` (area, box, centroid), in this
-/// function's numbering: `stats[i]` describes label `i + 1`.
-///
-/// - Parameters:
-///   - mask: a one-channel 8-bit image; every nonzero sample is foreground.
-///   - connectivity: `.eight` (default) or `.four`.
-/// - Returns: the label map (same size as `mask`) and one ``ComponentStats`` per component.
-/// - Throws: ``CVSegError/invalidArgument(_:)`` for a mask with more than one channel, or with
-///   more components than `Int32` can number.
-/// - Complexity: O(pixels) time (two-pass labelling with a union-find equivalence table, union by
-///   smaller label and path halving, so every find is near-constant, then a relabelling pass
-///   that also gathers the statistics). Memory: the `Int32` label map (4 bytes per pixel), the
-///   equivalence table (one `Int32` per provisional label: at most one per run of foreground
-///   pixels that touches no run above it, so at most half the pixels, and far fewer on real
-///   masks), and O(components) for the statistics.
-///
-/// References: A. Rosenfeld, J. L. Pfaltz, "Sequential operations in digital picture
-/// processing", J. ACM 13(4), 1966 (two-pass labelling); K. Wu, E. Otoo, K. Suzuki, "Optimizing
-/// two-pass connected-component labeling algorithms", Pattern Anal. Appl. 12, 2009 (the
-/// union-find table).
-public func connectedComponents(_ mask: Image<UInt8>, connectivity: Connectivity = .eight) throws
-    -> (labels: LabelMap, stats: [ComponentStats])
-{
-    guard mask.layout == .gray else {
-        throw CVSegError.invalidArgument("connected components need a one-channel mask, got \(mask.layout)")
-    }
+/// Pass 1 and the resolution of the two-pass labelling: provisional labels in `labels` (0 on
+/// the background) and each provisional label's final label (`final[0]` = 0), components
+/// numbered in raster order of their first pixel.
+private func provisionalComponents(_ mask: Image<UInt8>, eight: Bool) throws -> (labels: [Int32], final: [Int32], components: Int) {
     let width = mask.width, height = mask.height, count = mask.pixelCount
     var labels = [Int32](repeating: 0, count: count)
     // parent[0] is unused (background); provisional labels are 1, 2, ... in the order created.
     var parent: [Int32] = [0]
-    let eight = connectivity == .eight
 
     // Pass 1: provisional labels and equivalences.
     /// The root of `a`, halving the path on the way.
@@ -152,8 +118,66 @@ public func connectedComponents(_ mask: Image<UInt8>, connectivity: Connectivity
     }
     parent = []
 
+    return (labels, final, Int(components))
+}
+
+/// The labels of ``connectedComponents(_:connectivity:)`` without the statistics, and their
+/// number: the same numbering, less work and no per-component arrays.
+/// - Throws: as ``connectedComponents(_:connectivity:)``.
+public func connectedComponentLabels(_ mask: Image<UInt8>, connectivity: Connectivity = .eight) throws -> (labels: LabelMap, count: Int) {
+    guard mask.layout == .gray else {
+        throw CVSegError.invalidArgument("connected components need a one-channel mask, got \(mask.layout)")
+    }
+    var (labels, final, components) = try provisionalComponents(mask, eight: connectivity == .eight)
+    labels.withUnsafeMutableBufferPointer { lab in
+        final.withUnsafeBufferPointer { f in
+            for i in 0..<lab.count { lab[i] = f[Int(lab[i])] }
+        }
+    }
+    return (LabelMap(width: mask.width, height: mask.height, labels: labels), components)
+}
+
+/// Labels the connected components of the foreground (nonzero) pixels of a binary mask.
+///
+/// Background pixels get 0; the components get 1...N **in raster order of their first pixel**
+/// (the first foreground pixel met scanning rows top to bottom, each row left to right). This is
+/// `scipy.ndimage.label`'s numbering (with `generate_binary_structure(2, 1)` for `.four`, `(2, 2)`
+/// for `.eight`) and OpenCV's `connectedComponents` with `CCL_WU` or `CCL_SAUF`, and with
+/// `CCL_DEFAULT` for 4-connectivity. OpenCV's `CCL_DEFAULT` for 8-connectivity (Spaghetti, a
+/// 2×2-block algorithm, like `CCL_GRANA`/`CCL_BBDT`/`CCL_BOLELLI`) finds the same components but
+/// may number them differently: it orders them by the first 2×2 block, not the first pixel.
+/// scripts/reference/regions_reference.py records both checks.
+///
+/// The statistics match `cv2.connectedComponentsWithStats` (area, box, centroid), in this
+/// function's numbering: `stats[i]` describes label `i + 1`.
+///
+/// - Parameters:
+///   - mask: a one-channel 8-bit image; every nonzero sample is foreground.
+///   - connectivity: `.eight` (default) or `.four`.
+/// - Returns: the label map (same size as `mask`) and one ``ComponentStats`` per component.
+/// - Throws: ``CVSegError/invalidArgument(_:)`` for a mask with more than one channel, or with
+///   more components than `Int32` can number.
+/// - Complexity: O(pixels) time (two-pass labelling with a union-find equivalence table, union by
+///   smaller label and path halving, so every find is near-constant, then a relabelling pass
+///   that also gathers the statistics). Memory: the `Int32` label map (4 bytes per pixel), the
+///   equivalence table (one `Int32` per provisional label: at most one per run of foreground
+///   pixels that touches no run above it, so at most half the pixels, and far fewer on real
+///   masks), and O(components) for the statistics.
+///
+/// References: A. Rosenfeld, J. L. Pfaltz, "Sequential operations in digital picture
+/// processing", J. ACM 13(4), 1966 (two-pass labelling); K. Wu, E. Otoo, K. Suzuki, "Optimizing
+/// two-pass connected-component labeling algorithms", Pattern Anal. Appl. 12, 2009 (the
+/// union-find table).
+public func connectedComponents(_ mask: Image<UInt8>, connectivity: Connectivity = .eight) throws
+    -> (labels: LabelMap, stats: [ComponentStats])
+{
+    guard mask.layout == .gray else {
+        throw CVSegError.invalidArgument("connected components need a one-channel mask, got \(mask.layout)")
+    }
+    let width = mask.width, height = mask.height
+    var (labels, final, n) = try provisionalComponents(mask, eight: connectivity == .eight)
+
     // Pass 2: final labels and statistics.
-    let n = Int(components)
     var area = [Int](repeating: 0, count: n), sumX = [Int](repeating: 0, count: n), sumY = [Int](repeating: 0, count: n)
     var minX = [Int](repeating: Int.max, count: n), minY = [Int](repeating: Int.max, count: n)
     var maxX = [Int](repeating: -1, count: n), maxY = [Int](repeating: -1, count: n)

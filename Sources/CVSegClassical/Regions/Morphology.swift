@@ -146,10 +146,46 @@ private func dilate(_ bits: [UInt8], _ width: Int, _ height: Int, _ element: Str
     }
 }
 
+/// Separable square dilation for small windows: each output row is the OR of the 2r + 1
+/// shifted input rows (clipped at the borders), one whole-row pass per shift, so it vectorises.
+/// The same result as the running counts (bits are 0 or 1).
+private func dilateSquareSmall(_ bits: [UInt8], _ width: Int, _ height: Int, _ r: Int) -> [UInt8] {
+    let count = width * height
+    var horizontal = [UInt8](repeating: 0, count: count)
+    bits.withUnsafeBufferPointer { sb in
+        horizontal.withUnsafeMutableBufferPointer { hb in
+            guard let src = sb.baseAddress, let dst = hb.baseAddress else { return }
+            for y in 0..<height {
+                let s = src + y * width, d = dst + y * width
+                for shift in -r...r {
+                    let lo = max(0, -shift), hi = min(width, width - shift)
+                    if lo >= hi { continue }
+                    for x in lo..<hi { d[x] |= s[x + shift] }
+                }
+            }
+        }
+    }
+    var out = [UInt8](repeating: 0, count: count)
+    horizontal.withUnsafeBufferPointer { hb in
+        out.withUnsafeMutableBufferPointer { ob in
+            guard let src = hb.baseAddress, let dst = ob.baseAddress else { return }
+            for y in 0..<height {
+                let d = dst + y * width
+                for row in max(0, y - r)...min(height - 1, y + r) {
+                    let s = src + row * width
+                    for x in 0..<width { d[x] |= s[x] }
+                }
+            }
+        }
+    }
+    return out
+}
+
 /// Separable square dilation by running counts: rows with a (2r+1) window, then columns.
 /// A window larger than the image gives the same result as r = max(width, height).
 private func dilateSquare(_ bits: [UInt8], _ width: Int, _ height: Int, _ r: Int) -> [UInt8] {
     let count = width * height
+    if r <= 3 { return dilateSquareSmall(bits, width, height, r) }
     var horizontal = [UInt8](repeating: 0, count: count)
     bits.withUnsafeBufferPointer { src in
         horizontal.withUnsafeMutableBufferPointer { dst in
