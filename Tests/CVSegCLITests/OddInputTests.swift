@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import CVSegCore
 import CVSegIO
+import CVSegClassical
 import CVSegTestSupport
 
 /// Issue 4 item 10: every `cvseg segment` method on degenerate images (1×1, 1×N, N×1, constant,
@@ -186,16 +187,33 @@ import CVSegTestSupport
         }
     }
 
-    /// More labels than a 16-bit PNG holds is an error, never a silent clamp.
-    @Test func tooManyLabelsForSixteenBits() throws {
+    /// More labels than a 16-bit PNG holds: a 24-bit RGB PNG of ids in the COCO panoptic
+    /// encoding (id = R + 256·G + 65536·B), never a silent clamp; `eval partition` reads it back.
+    @Test func labelsPastSixteenBitsAreRGBIds() throws {
         let dir = try TempDir(); defer { dir.cleanup() }
         var rng = SplitMix64(seed: 4)
         let noise = (0..<300 * 300).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
-        try dir.write("in/noise.png", ImageEncoder.png(Image<UInt8>(width: 300, height: 300, layout: .gray, samples: noise)))
+        let image = Image<UInt8>(width: 300, height: 300, layout: .gray, samples: noise)
+        try dir.write("in/noise.png", ImageEncoder.png(image))
         let r = try CLI.run(["segment", "graph", "--k", "0.001", "--sigma", "0", "--min-size", "0", "--format", "labels",
                              dir.path + "/in/noise.png", "-o", dir.path + "/out"])
-        #expect(r.status == 1)
-        #expect(r.stderr.contains("noise.png") && r.stderr.contains("do not fit a 16-bit PNG"), "\(r.stderr)")
-        #expect(!FileManager.default.fileExists(atPath: dir.path + "/out/noise.png"))
+        #expect(r.status == 0, "\(r.stderr)")
+        let expected = try felzenszwalb(image, scale: 0.001, sigma: 0, minSize: 0)
+        #expect((expected.labels.max() ?? 0) > 65535)
+        let decoded: DecodedImage = try ImageFile.read(dir.path + "/out/noise.png", options: DecodeOptions(palette: .indices))
+        guard case .image(.uint8(let written)) = decoded, written.layout == ColorLayout.rgb else {
+            Issue.record("expected an 8-bit RGB label PNG"); return
+        }
+        var ids = [Int32](repeating: 0, count: 300 * 300)
+        for i in 0..<ids.count {
+            let r = Int32(written.samples[3 * i]), g = Int32(written.samples[3 * i + 1]), b = Int32(written.samples[3 * i + 2])
+            ids[i] = r | g << 8 | b << 16
+        }
+        #expect(ids == expected.labels)
+        // The partition evaluator reads the ids: the map against itself is a perfect match.
+        let e = try CLI.run(["eval", "partition", "--pred", dir.path + "/out", "--gt", dir.path + "/out", "--json", dir.path + "/p.json"])
+        #expect(e.status == 0, "\(e.stderr)")
+        let j = try JSON.parse(FileBytes.read(dir.path + "/p.json"), file: dir.path + "/p.json")
+        #expect(j["VI"]?.doubleValue == 0 && j["covering"]?.doubleValue == 1, "\(j)")
     }
 }

@@ -46,6 +46,38 @@ extension MaskFormat {
 
 /// Renders labels in the chosen ``MaskFormat`` and writes the PNG atomically.
 enum MaskWriter {
+    /// Labels past 65,535 as a 24-bit RGB image in the COCO panoptic encoding,
+    /// id = R + 256·G + 65536·B (`panopticapi.utils.rgb2id`); labels must be in 0...16,777,215.
+    static func rgbIDImage(_ map: LabelMap) -> Image<UInt8> {
+        let n = map.labels.count
+        let samples = [UInt8](unsafeUninitializedCapacity: 3 * n) { out, initialized in
+            map.labels.withUnsafeBufferPointer { l in
+                for i in 0..<n {
+                    let v = UInt32(truncatingIfNeeded: l[i])
+                    out[3 * i] = UInt8(truncatingIfNeeded: v)
+                    out[3 * i + 1] = UInt8(truncatingIfNeeded: v >> 8)
+                    out[3 * i + 2] = UInt8(truncatingIfNeeded: v >> 16)
+                }
+            }
+            initialized = 3 * n
+        }
+        return Image(width: map.width, height: map.height, layout: .rgb, samples: samples)
+    }
+
+    /// The labels of an RGB image in the COCO panoptic encoding (``rgbIDImage(_:)``).
+    static func labels(fromRGBIDs image: Image<UInt8>) -> LabelMap {
+        let n = image.pixelCount, stride = image.channels
+        let labels = [Int32](unsafeUninitializedCapacity: n) { out, initialized in
+            image.samples.withUnsafeBufferPointer { s in
+                for i in 0..<n {
+                    out[i] = Int32(s[stride * i]) | Int32(s[stride * i + 1]) << 8 | Int32(s[stride * i + 2]) << 16
+                }
+            }
+            initialized = n
+        }
+        return LabelMap(width: image.width, height: image.height, labels: labels)
+    }
+
     static func write(_ labels: MaskLabels, format: MaskFormat, source: AnyImage?, to path: String,
                       options: PNGWriteOptions) throws {
         try ImageFile.writeAtomically(try encode(labels, format: format, source: source, options: options), to: path)
@@ -72,15 +104,18 @@ enum MaskWriter {
             return try ImageEncoder.png(image, options: options)
         case (.labels, .wide(let map)):
             if let maxLabel = map.maxLabel, maxLabel > 255 {
-                guard maxLabel <= 65535, map.labels.allSatisfy({ $0 >= 0 }) else {
+                guard maxLabel <= 0xFF_FFFF, map.labels.allSatisfy({ $0 >= 0 }) else {
                     throw CVSegError.invalidArgument(
-                        "labels up to \(maxLabel) do not fit a 16-bit PNG (0...65535); use coarser settings")
+                        "labels up to \(maxLabel) do not fit a label PNG (0...16777215 as 24-bit RGB ids); use coarser settings")
                 }
-                // 16-bit labels: a run of one label alternates two bytes, which run-length
-                // matching cannot see; the Sub filter turns it into zeros (as OpenCV writes).
+                // Multi-byte labels: a run of one label repeats a 2- or 3-byte pattern, which
+                // run-length matching cannot see; the Sub filter turns it into zeros (as OpenCV
+                // writes 16-bit images).
+                let wide = format.drawsOverImage ? options : options.with(filter: .sub)
+                if maxLabel > 65535 { return try ImageEncoder.png(rgbIDImage(map), options: wide) }
                 return try ImageEncoder.png(Image(width: width, height: height, layout: .gray,
                                                   samples: map.labels.map { UInt16(truncatingIfNeeded: $0) }),
-                                            options: format.drawsOverImage ? options : options.with(filter: .sub))
+                                            options: wide)
             }
             return try ImageEncoder.png(Image(width: width, height: height, layout: .gray,
                                               samples: map.labels.map { UInt8(clamping: $0) }), options: options)

@@ -88,10 +88,10 @@ struct EvalPartition: ParsableCommand {
                 guard i < groups.count else { break }
                 var r = ImageResult()
                 do {
-                    let p = try EvalSeg.readLabels(groups[i].pred, binary: false).labels
+                    let p = try EvalSeg.readLabels(groups[i].pred, binary: false, rgbIDs: true).labels
                     var annotators: [PartitionScores] = []
                     for truthPath in groups[i].truths {
-                        var t = try EvalSeg.readLabels(truthPath, binary: false).labels
+                        var t = try EvalSeg.readLabels(truthPath, binary: false, rgbIDs: true).labels
                         if binary {
                             t.labels = t.labels.map { $0 == ignoreLabel ? -1 : $0 != 0 ? 1 : 0 }
                         }

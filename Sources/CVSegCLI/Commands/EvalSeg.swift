@@ -191,7 +191,11 @@ struct EvalSeg: ParsableCommand {
 
     /// A mask file as labels. Binary: nonzero becomes 1 (and `had255` says whether 255 occurred).
     static func readLabelImage(_ path: String, binary: Bool) throws -> (labels: LabelImage, had255: Bool) {
-        let decoded = try ImageFile.read(path, options: DecodeOptions(palette: .indices))
+        try labelImage(ImageFile.read(path, options: DecodeOptions(palette: .indices)), path: path, binary: binary)
+    }
+
+    /// ``readLabelImage(_:binary:)`` of a decoded file.
+    static func labelImage(_ decoded: DecodedImage, path: String, binary: Bool) throws -> (labels: LabelImage, had255: Bool) {
         var image: LabelImage
         switch decoded {
         case .indexed(let i): image = .bytes(i.indices)
@@ -214,9 +218,17 @@ struct EvalSeg: ParsableCommand {
         return (image, had255)
     }
 
-    /// ``readLabelImage(_:binary:)`` as a ``LabelMap``.
-    static func readLabels(_ path: String, binary: Bool) throws -> (labels: LabelMap, had255: Bool) {
-        let (image, had255) = try readLabelImage(path, binary: binary)
+    /// ``readLabelImage(_:binary:)`` as a ``LabelMap``. `rgbIDs`: an 8-bit RGB file holds region
+    /// ids in the COCO panoptic encoding (id = R + 256·G + 65536·B), as cvseg writes label maps
+    /// past 65,535 labels; otherwise a colour file is an error.
+    static func readLabels(_ path: String, binary: Bool, rgbIDs: Bool = false) throws -> (labels: LabelMap, had255: Bool) {
+        let decoded = try ImageFile.read(path, options: DecodeOptions(palette: .indices))
+        if rgbIDs, case .image(.uint8(let i)) = decoded, i.layout == .rgb {
+            let ids = MaskWriter.labels(fromRGBIDs: i)
+            if binary { return (LabelMap(width: ids.width, height: ids.height, labels: ids.labels.map { $0 != 0 ? 1 : 0 }), false) }
+            return (ids, false)
+        }
+        let (image, had255) = try labelImage(decoded, path: path, binary: binary)
         return (image.labels, had255)
     }
 }
