@@ -36,14 +36,102 @@ public func gaussianFilter(_ values: [Double], width: Int, height: Int, channels
     if kernel.count <= 1 || values.isEmpty { return values }
     var temporary = [Double](repeating: 0, count: values.count)
     var output = [Double](repeating: 0, count: values.count)
-    // Axis 0: lines of `height` samples, `width * channels` apart. Axis 1: lines of `width`, `channels` apart.
-    correlateLines(values, into: &temporary, kernel: kernel, length: height, step: width * channels,
-                   starts: 0..<(width * channels))
+    // Axis 0: whole rows at once (row k of the output from the reflected rows k ± j).
+    correlateColumns(values, into: &temporary, kernel: kernel, width: width * channels, height: height)
+    // Axis 1: lines of `width` samples, `channels` apart; the interior of a row at once, where
+    // the taps of sample i are i ± j·channels, the border pixels line by line with reflection.
+    let r = kernel.count / 2
+    let rowLength = width * channels
     for y in 0..<height {
-        correlateLines(temporary, into: &output, kernel: kernel, length: width, step: channels,
-                       starts: 0..<channels, offset: y * width * channels)
+        if width > 2 * r {
+            correlateRowInterior(temporary, into: &output, kernel: kernel, from: y * rowLength + r * channels,
+                                 to: y * rowLength + (width - r) * channels, step: channels)
+            correlateLines(temporary, into: &output, kernel: kernel, length: width, step: channels,
+                           starts: 0..<channels, offset: y * rowLength, only: [0..<r, (width - r)..<width])
+        } else {
+            correlateLines(temporary, into: &output, kernel: kernel, length: width, step: channels,
+                           starts: 0..<channels, offset: y * rowLength)
+        }
     }
     return output
+}
+
+/// Axis 0 of ``gaussianFilter(_:width:height:channels:sigma:truncate:)``: output row k is
+/// `x[k]·w[0]`, then `+= (x[k − j] + x[k + j])·w[j]` for `j = r...1` (rows reflected at the
+/// borders), SciPy's order, four samples at a time with the sums in registers.
+private func correlateColumns(_ input: [Double], into output: inout [Double], kernel: [Double], width: Int, height: Int) {
+    let radius = kernel.count / 2
+    let period = 2 * height
+    let source = (-radius..<(height + radius)).map { i -> Int in
+        var m = i % period
+        if m < 0 { m += period }
+        return m < height ? m : period - 1 - m
+    }
+    input.withUnsafeBufferPointer { xb in
+        output.withUnsafeMutableBufferPointer { ob in
+            guard let x = xb.baseAddress, let out = ob.baseAddress else { return }
+            var lower = [UnsafePointer<Double>](repeating: x, count: radius + 1)
+            var upper = [UnsafePointer<Double>](repeating: x, count: radius + 1)
+            for k in 0..<height {
+                let centre = x + source[k + radius] * width
+                for j in 1...max(radius, 1) where j <= radius {
+                    lower[j] = x + source[k + radius - j] * width
+                    upper[j] = x + source[k + radius + j] * width
+                }
+                let o = out + k * width
+                var i = 0
+                while i + 4 <= width {
+                    var sum = UnsafeRawPointer(centre + i).loadUnaligned(as: SIMD4<Double>.self) * kernel[radius]
+                    for j in stride(from: radius, through: 1, by: -1) {
+                        let a = UnsafeRawPointer(lower[j] + i).loadUnaligned(as: SIMD4<Double>.self)
+                        let b = UnsafeRawPointer(upper[j] + i).loadUnaligned(as: SIMD4<Double>.self)
+                        sum += (a + b) * kernel[radius + j]
+                    }
+                    UnsafeMutableRawPointer(o + i).storeBytes(of: sum, as: SIMD4<Double>.self)
+                    i += 4
+                }
+                while i < width {
+                    var sum = centre[i] * kernel[radius]
+                    for j in stride(from: radius, through: 1, by: -1) {
+                        sum += (lower[j][i] + upper[j][i]) * kernel[radius + j]
+                    }
+                    o[i] = sum
+                    i += 1
+                }
+            }
+        }
+    }
+}
+
+/// Axis 1 away from the borders: samples `from..<to` of the flat array, whose taps are
+/// `i ± j·step`, all inside the row; SciPy's order, four samples at a time.
+private func correlateRowInterior(_ input: [Double], into output: inout [Double], kernel: [Double],
+                                  from: Int, to: Int, step: Int) {
+    let radius = kernel.count / 2
+    input.withUnsafeBufferPointer { xb in
+        output.withUnsafeMutableBufferPointer { ob in
+            guard let x = xb.baseAddress, let out = ob.baseAddress else { return }
+            var i = from
+            while i + 4 <= to {
+                var sum = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD4<Double>.self) * kernel[radius]
+                for j in stride(from: radius, through: 1, by: -1) {
+                    let a = UnsafeRawPointer(x + (i - j * step)).loadUnaligned(as: SIMD4<Double>.self)
+                    let b = UnsafeRawPointer(x + (i + j * step)).loadUnaligned(as: SIMD4<Double>.self)
+                    sum += (a + b) * kernel[radius + j]
+                }
+                UnsafeMutableRawPointer(out + i).storeBytes(of: sum, as: SIMD4<Double>.self)
+                i += 4
+            }
+            while i < to {
+                var sum = x[i] * kernel[radius]
+                for j in stride(from: radius, through: 1, by: -1) {
+                    sum += (x[i - j * step] + x[i + j * step]) * kernel[radius + j]
+                }
+                out[i] = sum
+                i += 1
+            }
+        }
+    }
 }
 
 /// SciPy's 1-D Gaussian kernel, `-r...r`, normalised (see ``gaussianFilter(_:width:height:channels:sigma:truncate:)``);
@@ -88,10 +176,10 @@ func pairwiseSum(_ a: ArraySlice<Double>) -> Double {
     return pairwiseSum(a[s..<(s + half)]) + pairwiseSum(a[(s + half)...])
 }
 
-/// Correlates every line `offset + start + k * step` (`k` in `0..<length`) with the symmetric
+/// Correlates every line `offset + start + k * step` (`k` in `0..<length`, or in `only`) with the symmetric
 /// `kernel`, summing as SciPy does: `x[0]·w[0]`, then `+= (x[-j] + x[j])·w[j]` for `j = r...1`.
 private func correlateLines(_ input: [Double], into output: inout [Double], kernel: [Double], length: Int,
-                            step: Int, starts: Range<Int>, offset: Int = 0) {
+                            step: Int, starts: Range<Int>, offset: Int = 0, only: [Range<Int>]? = nil) {
     let radius = kernel.count / 2
     // Reflected index of every position -radius..<length+radius (period 2·length).
     let period = 2 * length
@@ -104,9 +192,10 @@ private func correlateLines(_ input: [Double], into output: inout [Double], kern
         kernel.withUnsafeBufferPointer { w in
             source.withUnsafeBufferPointer { src in
                 output.withUnsafeMutableBufferPointer { out in
+                    let ranges = only ?? [0..<length]
                     for start in starts {
                         let base = offset + start
-                        for k in 0..<length {
+                        for k in ranges.joined() {
                             let centre = k + radius // index into src
                             var sum = x[base + src[centre] * step] * w[radius]
                             for j in stride(from: radius, through: 1, by: -1) {

@@ -39,6 +39,8 @@ import CVSegCore
 ///
 /// References: P. F. Felzenszwalb, D. P. Huttenlocher, "Efficient graph-based image
 /// segmentation", International Journal of Computer Vision 59(2), 2004.
+@_specialize(where Sample == UInt8)
+@_specialize(where Sample == UInt16)
 public func felzenszwalb<Sample: PixelSample>(_ image: Image<Sample>, scale: Double = 1, sigma: Double = 0.8,
                                               minSize: Int = 20) throws -> LabelMap {
     guard scale.isFinite, scale > 0 else {
@@ -120,6 +122,8 @@ public func felzenszwalb<Sample: PixelSample>(_ image: Image<Sample>, scale: Dou
 struct UnionFindNode { var parent: Int32; var size: Int32; var inner: Double }
 
 /// The first `channels` channels of every pixel as `Double(v) * (1 / max)`, interleaved.
+@_specialize(where Sample == UInt8)
+@_specialize(where Sample == UInt16)
 private func unitFloats<Sample: PixelSample>(_ image: Image<Sample>, channels: Int) -> [Double] {
     let unit = 1.0 / Double(Sample.max)
     let n = image.pixelCount, stride = image.channels
