@@ -331,6 +331,8 @@ public func floodFill<Sample: PixelSample>(_ image: Image<Sample>, seed: (x: Int
 /// - Complexity: O(N + Σ flood sizes) time; memory: the labels, 1 byte per pixel and the stack.
 @_specialize(where Sample == UInt8)
 @_specialize(where Sample == UInt16)
+@_specialize(where Sample == UInt8)
+@_specialize(where Sample == UInt16)
 public func floodFillLabels<Sample: PixelSample>(_ image: Image<Sample>, seeds: [Seed], tolerance: Double,
                                                  connectivity: Connectivity = .four) throws -> LabelMap
 {
@@ -343,56 +345,66 @@ public func floodFillLabels<Sample: PixelSample>(_ image: Image<Sample>, seeds: 
     guard tolerance.isFinite, tolerance >= 0 else {
         throw CVSegError.invalidArgument("floodFill: tolerance must be finite and >= 0, got \(tolerance)")
     }
+    guard n <= Int(Int32.max) else {
+        throw CVSegError.invalidArgument("floodFill: images over 2^31 pixels are not supported")
+    }
     let channels = image.layout.isGray ? 1 : 3, stride = image.channels
     let eight = connectivity == .eight
     var labels = [Int32](repeating: 0, count: n)
     // visited[p] == mark: reached by the current flood; marks cycle through 1...255.
     var visited = [UInt8](repeating: 0, count: n)
-    var mark: UInt8 = 0
-    var stack: [Int] = []
     let t2 = tolerance * tolerance
-    image.samples.withUnsafeBufferPointer { s in
-        labels.withUnsafeMutableBufferPointer { lab in
-            visited.withUnsafeMutableBufferPointer { vis in
+    image.samples.withUnsafeBufferPointer { sb in
+        labels.withUnsafeMutableBufferPointer { lb in
+            visited.withUnsafeMutableBufferPointer { vb in
+                guard let s = sb.baseAddress, let lab = lb.baseAddress, let vis = vb.baseAddress else { return }
+                var stack: [Int32] = []
+                var mark: UInt8 = 0
                 for seed in seeds {
                     if mark == 255 {
-                        for i in 0..<n { vis[i] = 0 }
+                        vis.update(repeating: 0, count: n)
                         mark = 0
                     }
                     mark += 1
                     let start = seed.y * width + seed.x
-                    var reference = (0.0, 0.0, 0.0)
-                    reference.0 = Double(s[start * stride])
-                    if channels == 3 {
-                        reference.1 = Double(s[start * stride + 1]); reference.2 = Double(s[start * stride + 2])
-                    }
-                    @inline(__always) func accepted(_ p: Int) -> Bool {
-                        if channels == 1 { return abs(Double(s[p * stride]) - reference.0) <= tolerance }
-                        let d0 = Double(s[p * stride]) - reference.0, d1 = Double(s[p * stride + 1]) - reference.1
-                        let d2 = Double(s[p * stride + 2]) - reference.2
-                        return (0.0 + d0 * d0) + d1 * d1 + d2 * d2 <= t2
-                    }
-                    @inline(__always) func visit(_ q: Int) {
-                        if vis[q] != mark && accepted(q) {
-                            vis[q] = mark
-                            if lab[q] == 0 { lab[q] = seed.label }
-                            stack.append(q)
-                        }
-                    }
-                    vis[start] = mark
-                    if lab[start] == 0 { lab[start] = seed.label }
-                    stack.append(start)
-                    while let p = stack.popLast() {
+                    let r0 = Double(s[start * stride])
+                    let r1 = channels == 3 ? Double(s[start * stride + 1]) : 0
+                    let r2 = channels == 3 ? Double(s[start * stride + 2]) : 0
+                    let label = seed.label, currentMark = mark
+                    vis[start] = currentMark
+                    if lab[start] == 0 { lab[start] = label }
+                    stack.append(Int32(truncatingIfNeeded: start))
+                    while let top = stack.popLast() {
+                        let p = Int(top)
                         let y = p / width, x = p - y * width
-                        if x > 0 { visit(p - 1) }
-                        if x + 1 < width { visit(p + 1) }
-                        if y > 0 { visit(p - width) }
-                        if y + 1 < height { visit(p + width) }
-                        if eight {
-                            if y > 0 && x > 0 { visit(p - width - 1) }
-                            if y > 0 && x + 1 < width { visit(p - width + 1) }
-                            if y + 1 < height && x > 0 { visit(p + width - 1) }
-                            if y + 1 < height && x + 1 < width { visit(p + width + 1) }
+                        let left = x > 0, right = x + 1 < width, up = y > 0, down = y + 1 < height
+                        // Neighbours in a fixed order: left, right, up, down, then the corners.
+                        for k in 0..<(eight ? 8 : 4) {
+                            let q: Int
+                            switch k {
+                            case 0: guard left else { continue }; q = p - 1
+                            case 1: guard right else { continue }; q = p + 1
+                            case 2: guard up else { continue }; q = p - width
+                            case 3: guard down else { continue }; q = p + width
+                            case 4: guard up && left else { continue }; q = p - width - 1
+                            case 5: guard up && right else { continue }; q = p - width + 1
+                            case 6: guard down && left else { continue }; q = p + width - 1
+                            default: guard down && right else { continue }; q = p + width + 1
+                            }
+                            if vis[q] == currentMark { continue }
+                            let accepted: Bool
+                            if channels == 1 {
+                                accepted = abs(Double(s[q * stride]) - r0) <= tolerance
+                            } else {
+                                let d0 = Double(s[q * stride]) - r0, d1 = Double(s[q * stride + 1]) - r1
+                                let d2 = Double(s[q * stride + 2]) - r2
+                                accepted = (0.0 + d0 * d0) + d1 * d1 + d2 * d2 <= t2
+                            }
+                            if accepted {
+                                vis[q] = currentMark
+                                if lab[q] == 0 { lab[q] = label }
+                                stack.append(Int32(truncatingIfNeeded: q))
+                            }
                         }
                     }
                 }
