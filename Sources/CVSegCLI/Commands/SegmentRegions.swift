@@ -14,10 +14,15 @@ func runLabelBatch(_ name: String, batch: BatchOptions, mask: MaskOptions,
     let png = PNGWriteOptions(compressionLevel: mask.pngCompression)
     let format = mask.format
     let statuses = BatchRunner.run(items, jobs: batch.resolvedJobs, skipExisting: batch.skipExisting, progress: progress) { item in
-        let image = try ImageFile.read(item.input, options: decode).expanded()
-        let (labels, regions) = try segment(image)
-        try MaskWriter.write(.wide(labels), format: format, source: image, to: item.output, options: png)
-        return FileDetails(width: image.width, height: image.height, threshold: nil, foregroundFraction: nil, regions: regions)
+        // The decoded image is let go before the label map is encoded unless the picture is drawn
+        // over it (one byte a pixel less at the peak, which is the encoding for large maps).
+        let (labels, regions, width, height, source): (LabelMap, Int, Int, Int, AnyImage?) = try {
+            let image = try ImageFile.read(item.input, options: decode).expanded()
+            let (labels, regions) = try segment(image)
+            return (labels, regions, image.width, image.height, format.drawsOverImage ? image : nil)
+        }()
+        try MaskWriter.write(.wide(labels), format: format, source: source, to: item.output, options: png)
+        return FileDetails(width: width, height: height, threshold: nil, foregroundFraction: nil, regions: regions)
     }
     let summary = BatchSummary(command: name, items: items, statuses: statuses, problems: problems, seconds: progress.elapsed)
     let status = summary.report(json: batch.json)
