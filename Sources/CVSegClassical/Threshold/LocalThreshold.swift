@@ -67,15 +67,22 @@ func localMeanDeviation<Sample: PixelSample>(_ image: Image<Sample>, window: Int
                     colSum[c] = colSum[pads[c]]; colSq[c] = colSq[pads[c]]
                     colSum[half + w + c] = colSum[pads[half + c]]; colSq[half + w + c] = colSq[pads[half + c]]
                 }
+                // The running window sums first (a chain of integer additions), kept as doubles
+                // (exact: below 2^53) in the output rows; then the divisions and square roots,
+                // which no longer wait on each other, over the whole row.
                 var s = 0, q = 0
                 for c in 0..<window { s &+= colSum[c]; q &+= colSq[c] }
-                for x in 0..<w {
-                    if x > 0 {
+                mean[0] = Double(s); deviation[0] = Double(q)
+                if w > 1 {
+                    for x in 1..<w {
                         s &+= colSum[x + window - 1] &- colSum[x - 1]
                         q &+= colSq[x + window - 1] &- colSq[x - 1]
+                        mean[x] = Double(s); deviation[x] = Double(q)
                     }
-                    let m = Double(s) / n
-                    let g2 = Double(q) / n
+                }
+                for x in 0..<w {
+                    let m = mean[x] / n
+                    let g2 = deviation[x] / n
                     mean[x] = m
                     deviation[x] = (max(g2 - m * m, 0)).squareRoot()
                 }
