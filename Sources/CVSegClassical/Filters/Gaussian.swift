@@ -56,17 +56,23 @@ public func gaussianFilter(_ values: [Double], width: Int, height: Int, channels
     return output
 }
 
+/// SciPy's 'reflect' source index of every position `-radius..<length + radius` (half-sample
+/// symmetric, period 2·length), at offset `position + radius`.
+private func reflectedIndices(radius: Int, length: Int) -> [Int] {
+    let period = 2 * length
+    return (-radius..<(length + radius)).map { i -> Int in
+        var m = i % period
+        if m < 0 { m += period }
+        return m < length ? m : period - 1 - m
+    }
+}
+
 /// Axis 0 of ``gaussianFilter(_:width:height:channels:sigma:truncate:)``: output row k is
 /// `x[k]·w[0]`, then `+= (x[k − j] + x[k + j])·w[j]` for `j = r...1` (rows reflected at the
 /// borders), SciPy's order, four samples at a time with the sums in registers.
 private func correlateColumns(_ input: [Double], into output: inout [Double], kernel: [Double], width: Int, height: Int) {
     let radius = kernel.count / 2
-    let period = 2 * height
-    let source = (-radius..<(height + radius)).map { i -> Int in
-        var m = i % period
-        if m < 0 { m += period }
-        return m < height ? m : period - 1 - m
-    }
+    let source = reflectedIndices(radius: radius, length: height)
     input.withUnsafeBufferPointer { xb in
         output.withUnsafeMutableBufferPointer { ob in
             guard let x = xb.baseAddress, let out = ob.baseAddress else { return }
@@ -181,13 +187,7 @@ func pairwiseSum(_ a: ArraySlice<Double>) -> Double {
 private func correlateLines(_ input: [Double], into output: inout [Double], kernel: [Double], length: Int,
                             step: Int, starts: Range<Int>, offset: Int = 0, only: [Range<Int>]? = nil) {
     let radius = kernel.count / 2
-    // Reflected index of every position -radius..<length+radius (period 2·length).
-    let period = 2 * length
-    let source = (-radius..<(length + radius)).map { i -> Int in
-        var m = i % period
-        if m < 0 { m += period }
-        return m < length ? m : period - 1 - m
-    }
+    let source = reflectedIndices(radius: radius, length: length)
     input.withUnsafeBufferPointer { x in
         kernel.withUnsafeBufferPointer { w in
             source.withUnsafeBufferPointer { src in
