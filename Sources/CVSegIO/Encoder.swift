@@ -94,9 +94,36 @@ public enum ImageEncoder {
         }
     }
 
+    /// PNG bytes of an image whose rows are made one at a time by `row(y, buffer)` (8-bit or
+    /// native-endian 16-bit samples, `width · channels` of them a row), so that no image-sized
+    /// buffer of them exists: for label maps converted on the way out.
+    public static func png(width: Int, height: Int, layout: ColorLayout, bitDepth: Int, options: PNGWriteOptions = .init(),
+                           row: (Int, UnsafeMutableRawBufferPointer) -> Void) throws -> [UInt8] {
+        guard bitDepth == 8 || bitDepth == 16 else { throw CVSegError.invalidArgument("PNG rows must be 8- or 16-bit, not \(bitDepth)") }
+        let rowBytes = width * layout.channels * bitDepth / 8
+        return try withoutActuallyEscaping(row) { row in
+            final class Rows {
+                let make: (Int, UnsafeMutableRawBufferPointer) -> Void, bytes: Int
+                init(_ make: @escaping (Int, UnsafeMutableRawBufferPointer) -> Void, _ bytes: Int) { self.make = make; self.bytes = bytes }
+            }
+            let rows = Rows(row, rowBytes)
+            return try withExtendedLifetime(rows) {
+                try encodePNG(width: width, height: height, channels: layout.channels, bitDepth: bitDepth,
+                              pixels: nil, palette: nil, options: options,
+                              rows: (fill: { context, y, buffer in
+                                  guard let context, let buffer else { return }
+                                  let rows = Unmanaged<Rows>.fromOpaque(context).takeUnretainedValue()
+                                  rows.make(Int(y), UnsafeMutableRawBufferPointer(start: buffer, count: rows.bytes))
+                              }, context: Unmanaged.passUnretained(rows).toOpaque()))
+            }
+        }
+    }
+
     private static func encodePNG(width: Int, height: Int, channels: Int, bitDepth: Int,
-                                  pixels: UnsafeRawBufferPointer, palette: [UInt8]?,
-                                  options: PNGWriteOptions) throws -> [UInt8] {
+                                  pixels: UnsafeRawBufferPointer?, palette: [UInt8]?,
+                                  options: PNGWriteOptions,
+                                  rows: (fill: @convention(c) (UnsafeMutableRawPointer?, UInt32, UnsafeMutablePointer<UInt8>?) -> Void,
+                                         context: UnsafeMutableRawPointer)? = nil) throws -> [UInt8] {
         guard width > 0, height > 0, width <= Int(UInt32.max), height <= Int(UInt32.max) else {
             throw CVSegError.invalidArgument("cannot encode a \(width)x\(height) image")
         }
@@ -105,8 +132,14 @@ public enum ImageEncoder {
         params.height = UInt32(height)
         params.channels = Int32(channels)
         params.bit_depth = Int32(bitDepth)
-        params.pixels = pixels.baseAddress!.assumingMemoryBound(to: UInt8.self)
+        params.pixels = pixels?.baseAddress?.assumingMemoryBound(to: UInt8.self)
         params.row_bytes = width * channels * bitDepth / 8
+        if let rows {
+            params.row_fn = rows.fill
+            params.row_context = rows.context
+        } else if params.pixels == nil {
+            throw CVSegError.invalidArgument("no pixels to encode")
+        }
         params.compression_level = Int32(options.compressionLevel)
         switch options.filter {
         case .none: params.filter = 0

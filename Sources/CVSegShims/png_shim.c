@@ -267,6 +267,7 @@ int cvseg_png_encode(const cvseg_png_write_params *p, uint8_t **out, size_t *out
     png_infop info = png_create_info_struct(png);
     // Modified after setjmp, so volatile: its value must survive the longjmp.
     png_bytep *volatile rows = NULL;
+    png_bytep volatile row = NULL;
     if (!info) {
         png_destroy_write_struct(&png, NULL);
         copy_message(message, "out of memory");
@@ -275,6 +276,7 @@ int cvseg_png_encode(const cvseg_png_write_params *p, uint8_t **out, size_t *out
     if (setjmp(png_jmpbuf(png))) {
         png_destroy_write_struct(&png, &info);
         free(rows);
+        free(row);
         free(state.buffer);
         copy_message(message, state.message);
         return CVSEG_ERR_DECODE;
@@ -305,13 +307,25 @@ int cvseg_png_encode(const cvseg_png_write_params *p, uint8_t **out, size_t *out
     if (p->run_length) png_set_compression_strategy(png, Z_RLE);
     png_write_info(png, info);
     if (p->bit_depth == 16) png_set_swap(png);
-    rows = malloc(sizeof(png_bytep) * p->height);
-    if (!rows) png_error(png, "out of memory");
-    for (uint32_t y = 0; y < p->height; y++) rows[y] = (png_bytep)(p->pixels + (size_t)y * p->row_bytes);
-    png_write_image(png, rows);
+    if (p->row_fn) {
+        // One row at a time from the caller; libpng copies each row before its transformations.
+        row = malloc(p->row_bytes ? p->row_bytes : 1);
+        if (!row) png_error(png, "out of memory");
+        for (uint32_t y = 0; y < p->height; y++) {
+            p->row_fn(p->row_context, y, row);
+            png_write_row(png, row);
+        }
+        free(row);
+        row = NULL;
+    } else {
+        rows = malloc(sizeof(png_bytep) * p->height);
+        if (!rows) png_error(png, "out of memory");
+        for (uint32_t y = 0; y < p->height; y++) rows[y] = (png_bytep)(p->pixels + (size_t)y * p->row_bytes);
+        png_write_image(png, rows);
+        free(rows);
+        rows = NULL;
+    }
     png_write_end(png, NULL);
-    free(rows);
-    rows = NULL;
     png_destroy_write_struct(&png, &info);
     *out = state.buffer;
     *out_size = state.size;

@@ -4,6 +4,39 @@ import CVSegTestSupport
 import CVSegCore
 @testable import CVSegIO
 
+@Suite struct RowEncoderTests {
+    /// Rows made on demand give the same PNG bytes as the whole image, for every filter and
+    /// 8-bit gray, 16-bit gray and 8-bit RGB.
+    @Test func rowsEncodeLikeTheWholeImage() throws {
+        for (layout, depth) in [(ColorLayout.gray, 8), (.gray, 16), (.rgb, 8)] {
+            for filter in [PNGFilter.none, .sub, .adaptive] {
+                let options = PNGWriteOptions(compressionLevel: 1, filter: filter)
+                let (w, h) = (37, 11)
+                let whole: [UInt8], rows: [UInt8]
+                if depth == 8 {
+                    let image = RoundTripTests.random(UInt8.self, width: w, height: h, layout: layout, seed: 3)
+                    whole = try ImageEncoder.png(image, options: options)
+                    rows = try ImageEncoder.png(width: w, height: h, layout: layout, bitDepth: 8, options: options) { y, row in
+                        for i in 0..<(w * layout.channels) { row[i] = image.samples[y * w * layout.channels + i] }
+                    }
+                } else {
+                    let image = RoundTripTests.random(UInt16.self, width: w, height: h, layout: layout, seed: 4)
+                    whole = try ImageEncoder.png(image, options: options)
+                    rows = try ImageEncoder.png(width: w, height: h, layout: layout, bitDepth: 16, options: options) { y, row in
+                        for i in 0..<(w * layout.channels) {
+                            row.storeBytes(of: image.samples[y * w * layout.channels + i], toByteOffset: 2 * i, as: UInt16.self)
+                        }
+                    }
+                }
+                #expect(rows == whole, "\(layout) \(depth)-bit, filter \(filter)")
+            }
+        }
+        #expect(throws: CVSegError.self) {
+            _ = try ImageEncoder.png(width: 2, height: 2, layout: .gray, bitDepth: 4) { _, _ in }
+        }
+    }
+}
+
 @Suite struct RoundTripTests {
     static func random<S: PixelSample>(_ type: S.Type, width: Int, height: Int, layout: ColorLayout, seed: UInt64) -> Image<S> {
         var g = SplitMix64(seed: seed)

@@ -46,25 +46,8 @@ extension MaskFormat {
 
 /// Renders labels in the chosen ``MaskFormat`` and writes the PNG atomically.
 enum MaskWriter {
-    /// Labels past 65,535 as a 24-bit RGB image in the COCO panoptic encoding,
-    /// id = R + 256·G + 65536·B (`panopticapi.utils.rgb2id`); labels must be in 0...16,777,215.
-    static func rgbIDImage(_ map: LabelMap) -> Image<UInt8> {
-        let n = map.labels.count
-        let samples = [UInt8](unsafeUninitializedCapacity: 3 * n) { out, initialized in
-            map.labels.withUnsafeBufferPointer { l in
-                for i in 0..<n {
-                    let v = UInt32(truncatingIfNeeded: l[i])
-                    out[3 * i] = UInt8(truncatingIfNeeded: v)
-                    out[3 * i + 1] = UInt8(truncatingIfNeeded: v >> 8)
-                    out[3 * i + 2] = UInt8(truncatingIfNeeded: v >> 16)
-                }
-            }
-            initialized = 3 * n
-        }
-        return Image(width: map.width, height: map.height, layout: .rgb, samples: samples)
-    }
-
-    /// The labels of an RGB image in the COCO panoptic encoding (``rgbIDImage(_:)``).
+    /// The labels of an RGB image in the COCO panoptic encoding, id = R + 256·G + 65536·B
+    /// (`panopticapi.utils.rgb2id`), as label maps past 65,535 labels are written.
     static func labels(fromRGBIDs image: Image<UInt8>) -> LabelMap {
         let n = image.pixelCount, stride = image.channels
         let labels = [Int32](unsafeUninitializedCapacity: n) { out, initialized in
@@ -111,14 +94,35 @@ enum MaskWriter {
                 // Multi-byte labels: a run of one label repeats a 2- or 3-byte pattern, which
                 // run-length matching cannot see; the Sub filter turns it into zeros (as OpenCV
                 // writes 16-bit images).
+                // Rows are converted as the encoder asks for them: no second image-sized buffer.
                 let wide = format.drawsOverImage ? options : options.with(filter: .sub)
-                if maxLabel > 65535 { return try ImageEncoder.png(rgbIDImage(map), options: wide) }
-                return try ImageEncoder.png(Image(width: width, height: height, layout: .gray,
-                                                  samples: map.labels.map { UInt16(truncatingIfNeeded: $0) }),
-                                            options: wide)
+                return try map.labels.withUnsafeBufferPointer { l in
+                    guard let labels = l.baseAddress else { throw CVSegError.invalidArgument("an empty label map") }
+                    if maxLabel > 65535 {
+                        // 24-bit RGB ids, the COCO panoptic encoding: id = R + 256·G + 65536·B.
+                        return try ImageEncoder.png(width: width, height: height, layout: .rgb, bitDepth: 8, options: wide) { y, row in
+                            let src = labels + y * width
+                            for x in 0..<width {
+                                let v = UInt32(truncatingIfNeeded: src[x])
+                                row[3 * x] = UInt8(truncatingIfNeeded: v)
+                                row[3 * x + 1] = UInt8(truncatingIfNeeded: v >> 8)
+                                row[3 * x + 2] = UInt8(truncatingIfNeeded: v >> 16)
+                            }
+                        }
+                    }
+                    return try ImageEncoder.png(width: width, height: height, layout: .gray, bitDepth: 16, options: wide) { y, row in
+                        let src = labels + y * width
+                        for x in 0..<width { row.storeBytes(of: UInt16(truncatingIfNeeded: src[x]), toByteOffset: 2 * x, as: UInt16.self) }
+                    }
+                }
             }
-            return try ImageEncoder.png(Image(width: width, height: height, layout: .gray,
-                                              samples: map.labels.map { UInt8(clamping: $0) }), options: options)
+            return try map.labels.withUnsafeBufferPointer { l in
+                guard let labels = l.baseAddress else { throw CVSegError.invalidArgument("an empty label map") }
+                return try ImageEncoder.png(width: width, height: height, layout: .gray, bitDepth: 8, options: options) { y, row in
+                    let src = labels + y * width
+                    for x in 0..<width { row[x] = UInt8(clamping: src[x]) }
+                }
+            }
         case (.palette, .bytes(let image)), (.palette, .mask(let image, _)):
             return try ImageEncoder.png(IndexedImage(indices: image, palette: ColorMap.pascalVOC), options: options)
         case (.palette, .wide(let map)):

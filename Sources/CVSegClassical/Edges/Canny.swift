@@ -82,7 +82,8 @@ public func canny(_ image: Image<UInt8>, sigma: Double, thresholds: CannyThresho
     }
     let w = image.width, h = image.height
     if w == 0 || h == 0 { return Image(width: w, height: h, layout: .gray, samples: []) }
-    // 0: not an edge, 1: candidate (above low after NMS), 2: seed (above high).
+    // 0: not an edge, 1: candidate (above low after NMS), 2: seed (above high); in a map with a
+    // one-pixel border of zeros ((w + 2) × (h + 2)), which hysteresis uses and then compacts.
     var map = sigma == 0 ? opencvCandidates(image, thresholds, norm)
                          : try skimageCandidates(image, sigma, thresholds, norm)
     hysteresis(&map, w, h, edgeValue)
@@ -223,7 +224,9 @@ private func opencvCandidates(_ image: Image<UInt8>, _ thresholds: CannyThreshol
     // Magnitudes stay below 2^22, so thresholds clamp into Int32 without changing any comparison.
     let low32 = Int32(clamping: low), high32 = Int32(clamping: high)
     let tg22: Int32 = 13573
-    return [UInt8](unsafeUninitializedCapacity: n) { map, initialized in
+    let mapStride = w + 2
+    var bordered = [UInt8](repeating: 0, count: mapStride * (h + 2))
+    bordered.withUnsafeMutableBufferPointer { map in
         image.samples.withUnsafeBufferPointer { pb in
             let p = pb.baseAddress!
             let zeroRow = magRing + 3 * stride + 1
@@ -235,7 +238,7 @@ private func opencvCandidates(_ image: Image<UInt8>, _ thresholds: CannyThreshol
                 if y + 1 < h { sobelRow(p, y + 1, dxRing + ((y + 1) % 3) * w, dyRing + ((y + 1) % 3) * w, magRow(y + 1)) }
                 let above = magRow(y - 1), row = magRow(y), below = magRow(y + 1)
                 let dx = dxRing + (y % 3) * w, dy = dyRing + (y % 3) * w
-                let out = map.baseAddress! + y * w
+                let out = map.baseAddress! + (y + 1) * mapStride + 1
                 let lowVector = SIMD8<Int32>(repeating: low32)
                 var x = 0
                 while x < w {
@@ -275,8 +278,8 @@ private func opencvCandidates(_ image: Image<UInt8>, _ thresholds: CannyThreshol
                 }
             }
         }
-        initialized = n
     }
+    return bordered
 }
 
 /// scikit-image's smoothing (SciPy `mode='constant'`, cval 0, then divided by the same filter of
@@ -543,7 +546,8 @@ private func skimageCandidates(_ image: Image<UInt8>, _ sigma: Double, _ thresho
     let w = image.width, h = image.height, n = w * h
     let kernel = try gaussianKernel(sigma: sigma)
     let l2 = norm == .l2
-    var map = [UInt8](repeating: 0, count: n)
+    let mapStride = w + 2
+    var map = [UInt8](repeating: 0, count: mapStride * (h + 2))   // with a border of zeros
     // The one-pixel border is never an edge, so an image under 3×3 has none, whatever the thresholds.
     guard w >= 3, h >= 3 else { return map }
     return image.samples.withUnsafeBufferPointer { sb in
@@ -594,7 +598,7 @@ private func skimageCandidates(_ image: Image<UInt8>, _ sigma: Double, _ thresho
                 @inline(__always) func interp(_ ay: Int, _ ax: Int, _ by: Int, _ bx: Int, _ wt: Double) -> Double {
                     m(by, bx) * wt + m(ay, ax) * (1.0 - wt)
                 }
-                let out = mb.baseAddress! + y * w
+                let out = mb.baseAddress! + (y + 1) * mapStride + 1
                 for x in 1..<(w - 1) {
                     let v = row[x]
                     guard v >= lowF else { continue }
@@ -627,38 +631,38 @@ private func skimageCandidates(_ image: Image<UInt8>, _ sigma: Double, _ thresho
     }
 }
 
-/// Keeps the candidates 8-connected to a seed, in place: `edgeValue` there, 0 elsewhere.
-/// The marks are copied into a map with a one-pixel border of zeros, so a pixel's eight
-/// neighbours are fixed offsets with no bounds checks (as OpenCV's own hysteresis).
+/// Keeps the candidates 8-connected to a seed: `edgeValue` there, 0 elsewhere. `map` comes with
+/// a one-pixel border of zeros ((w + 2) × (h + 2)), so a pixel's eight neighbours are fixed
+/// offsets with no bounds checks (as OpenCV's own hysteresis); at the end its rows are moved
+/// down to a plain w × h map in the same buffer (each row lands before its source, so nothing
+/// unread is overwritten) and the array is cut to w · h.
 private func hysteresis(_ map: inout [UInt8], _ w: Int, _ h: Int, _ edgeValue: UInt8) {
     let stride = w + 2
-    precondition(stride * (h + 2) <= Int(Int32.max), "canny: images over 2^31 pixels are not supported")
-    var bordered = [UInt8](repeating: 0, count: stride * (h + 2))
+    precondition(map.count == stride * (h + 2), "canny: the candidate map must have a border")
+    precondition(map.count <= Int(Int32.max), "canny: images over 2^31 pixels are not supported")
     var stack = [Int32]()
-    bordered.withUnsafeMutableBufferPointer { bb in
-        map.withUnsafeMutableBufferPointer { mb in
-            guard let b = bb.baseAddress, let m = mb.baseAddress else { return }
-            for y in 0..<h { (b + (y + 1) * stride + 1).update(from: m + y * w, count: w) }
-            let offsets = [-stride - 1, -stride, -stride + 1, -1, 1, stride - 1, stride, stride + 1]
-            // 3 marks a pixel kept (a seed, or a candidate reached from one).
-            for y in 0..<h {
-                let row = (y + 1) * stride + 1
-                for x in 0..<w where b[row + x] == 2 {
-                    b[row + x] = 3
-                    stack.append(Int32(truncatingIfNeeded: row + x))
-                    while let top = stack.popLast() {
-                        let p = Int(top)
-                        for o in offsets {
-                            let q = p + o
-                            if b[q] == 1 || b[q] == 2 { b[q] = 3; stack.append(Int32(truncatingIfNeeded: q)) }
-                        }
+    map.withUnsafeMutableBufferPointer { bb in
+        guard let b = bb.baseAddress else { return }
+        let offsets = [-stride - 1, -stride, -stride + 1, -1, 1, stride - 1, stride, stride + 1]
+        // 3 marks a pixel kept (a seed, or a candidate reached from one).
+        for y in 0..<h {
+            let row = (y + 1) * stride + 1
+            for x in 0..<w where b[row + x] == 2 {
+                b[row + x] = 3
+                stack.append(Int32(truncatingIfNeeded: row + x))
+                while let top = stack.popLast() {
+                    let p = Int(top)
+                    for o in offsets {
+                        let q = p + o
+                        if b[q] == 1 || b[q] == 2 { b[q] = 3; stack.append(Int32(truncatingIfNeeded: q)) }
                     }
                 }
             }
-            for y in 0..<h {
-                let src = b + (y + 1) * stride + 1, dst = m + y * w
-                for x in 0..<w { dst[x] = src[x] == 3 ? edgeValue : 0 }
-            }
+        }
+        for y in 0..<h {
+            let src = b + (y + 1) * stride + 1, dst = b + y * w
+            for x in 0..<w { dst[x] = src[x] == 3 ? edgeValue : 0 }
         }
     }
+    map.removeLast(map.count - w * h)
 }

@@ -10,13 +10,16 @@ import CVSegCore
 /// - Parameter edges: a one-channel mask, nonzero on edges (as ``canny(_:sigma:thresholds:norm:edgeValue:)``).
 /// - Returns: the label map and the number of regions.
 /// - Throws: ``CVSegError/invalidArgument(_:)`` for a mask with more than one channel.
-/// - Complexity: O(pixels). Memory: the label map and two byte masks (the 3×3 dilation is
-///   computed as row ORs, then column ORs straight into the mask of the pixels to label).
-public func edgeRegions(_ edges: Image<UInt8>) throws -> (labels: LabelMap, regions: Int) {
+/// - Complexity: O(pixels). Memory: the label map and the mask of the pixels to label (the 3×3
+///   dilation is computed as row ORs in a ring of three rows, then column ORs straight into
+///   that mask); the edge mask is released before labelling when the caller passes a temporary.
+public func edgeRegions(_ edges: consuming Image<UInt8>) throws -> (labels: LabelMap, regions: Int) {
     guard edges.layout == .gray else {
         throw CVSegError.invalidArgument("edge regions need a one-channel edge mask, got \(edges.layout)")
     }
-    let (labels, count) = try connectedComponentLabels(farFromEdges(edges), connectivity: .four)
+    let inside = farFromEdges(edges)
+    _ = consume edges // the edge mask is not needed while labelling (a caller's temporary is freed)
+    let (labels, count) = try connectedComponentLabels(inside, connectivity: .four)
     return (labels, count)
 }
 
@@ -25,25 +28,29 @@ public func edgeRegions(_ edges: Image<UInt8>) throws -> (labels: LabelMap, regi
 func farFromEdges(_ edges: Image<UInt8>) -> Image<UInt8> {
     let w = edges.width, h = edges.height, n = w * h
     if n == 0 { return edges }
-    var rowsOr = [UInt8](repeating: 0, count: n)
-    edges.samples.withUnsafeBufferPointer { eb in
-        rowsOr.withUnsafeMutableBufferPointer { rb in
-            guard let e = eb.baseAddress, let r = rb.baseAddress else { return }
-            for y in 0..<h {
-                let s = e + y * w, d = r + y * w
-                for shift in -1...1 {
-                    let lo = max(0, -shift), hi = min(w, w - shift)
-                    if lo >= hi { continue }
-                    for x in lo..<hi { d[x] |= s[x + shift] }
-                }
-            }
-        }
-    }
+    // Row ORs (each pixel with its left and right neighbour) for three rows at a time.
+    let ring = UnsafeMutablePointer<UInt8>.allocate(capacity: 3 * w)
+    defer { ring.deallocate() }
+    var ringRow = [-1, -1, -1]
     let inside = [UInt8](unsafeUninitializedCapacity: n) { ob, initialized in
-        rowsOr.withUnsafeBufferPointer { rb in
-            guard let r = rb.baseAddress, let o = ob.baseAddress else { return }
+        edges.samples.withUnsafeBufferPointer { eb in
+            guard let e = eb.baseAddress, let o = ob.baseAddress else { return }
+            func rowOr(_ y: Int) -> UnsafePointer<UInt8> {
+                let d = ring + (y % 3) * w
+                if ringRow[y % 3] != y {
+                    let s = e + y * w
+                    d.initialize(repeating: 0, count: w)
+                    for shift in -1...1 {
+                        let lo = max(0, -shift), hi = min(w, w - shift)
+                        if lo >= hi { continue }
+                        for x in lo..<hi { d[x] |= s[x + shift] }
+                    }
+                    ringRow[y % 3] = y
+                }
+                return UnsafePointer(d)
+            }
             for y in 0..<h {
-                let up = r + max(y - 1, 0) * w, mid = r + y * w, down = r + min(y + 1, h - 1) * w, d = o + y * w
+                let up = rowOr(max(y - 1, 0)), mid = rowOr(y), down = rowOr(min(y + 1, h - 1)), d = o + y * w
                 for x in 0..<w { d[x] = (up[x] | mid[x] | down[x]) == 0 ? 1 : 0 }
             }
         }

@@ -79,6 +79,10 @@ typedef struct {
     int compression_level;       // zlib level 0...9
     int filter;                  // 0 none, 1 sub, 2 adaptive (libpng's per-row choice)
     int run_length;              // 1: zlib's Z_RLE strategy (fast; good on masks and filtered rows)
+    /// Instead of `pixels`: called once per row, in order, to fill `row` (`row_bytes` bytes), so
+    /// that no image-sized buffer of the encoded samples need exist. NULL: rows come from `pixels`.
+    void (*row_fn)(void *context, uint32_t y, uint8_t *row);
+    void *row_context;
 } cvseg_png_write_params;
 
 /// Encodes a PNG into a malloc'ed buffer returned in `*out` / `*out_size`; free it with `cvseg_free`.
