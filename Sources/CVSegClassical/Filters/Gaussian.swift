@@ -67,9 +67,34 @@ private func reflectedIndices(radius: Int, length: Int) -> [Int] {
     }
 }
 
-/// Axis 0 of ``gaussianFilter(_:width:height:channels:sigma:truncate:)``: output row k is
-/// `x[k]·w[0]`, then `+= (x[k − j] + x[k + j])·w[j]` for `j = r...1` (rows reflected at the
-/// borders), SciPy's order, four samples at a time with the sums in registers.
+/// The symmetric correlation of `count` consecutive samples, SciPy's order:
+/// `out[i] = centre[i]·w[r]`, then `+= (lower[j][i] + upper[j][i])·w[r + j]` for `j = r...1`,
+/// four samples at a time with the sums in registers. `lower[j]` and `upper[j]` point at the
+/// samples j taps before and after `centre` (rows for axis 0, offsets for axis 1).
+private func symmetricSums(_ centre: UnsafePointer<Double>, _ lower: [UnsafePointer<Double>], _ upper: [UnsafePointer<Double>],
+                           kernel: [Double], count: Int, into out: UnsafeMutablePointer<Double>) {
+    let radius = kernel.count / 2
+    var i = 0
+    while i + 4 <= count {
+        var sum = UnsafeRawPointer(centre + i).loadUnaligned(as: SIMD4<Double>.self) * kernel[radius]
+        for j in stride(from: radius, through: 1, by: -1) {
+            let a = UnsafeRawPointer(lower[j] + i).loadUnaligned(as: SIMD4<Double>.self)
+            let b = UnsafeRawPointer(upper[j] + i).loadUnaligned(as: SIMD4<Double>.self)
+            sum += (a + b) * kernel[radius + j]
+        }
+        UnsafeMutableRawPointer(out + i).storeBytes(of: sum, as: SIMD4<Double>.self)
+        i += 4
+    }
+    while i < count {
+        var sum = centre[i] * kernel[radius]
+        for j in stride(from: radius, through: 1, by: -1) { sum += (lower[j][i] + upper[j][i]) * kernel[radius + j] }
+        out[i] = sum
+        i += 1
+    }
+}
+
+/// Axis 0 of ``gaussianFilter(_:width:height:channels:sigma:truncate:)``: output row k from the
+/// rows k ± j (reflected at the borders), whole rows at a time.
 private func correlateColumns(_ input: [Double], into output: inout [Double], kernel: [Double], width: Int, height: Int) {
     let radius = kernel.count / 2
     let source = reflectedIndices(radius: radius, length: height)
@@ -79,63 +104,27 @@ private func correlateColumns(_ input: [Double], into output: inout [Double], ke
             var lower = [UnsafePointer<Double>](repeating: x, count: radius + 1)
             var upper = [UnsafePointer<Double>](repeating: x, count: radius + 1)
             for k in 0..<height {
-                let centre = x + source[k + radius] * width
                 for j in 1...max(radius, 1) where j <= radius {
                     lower[j] = x + source[k + radius - j] * width
                     upper[j] = x + source[k + radius + j] * width
                 }
-                let o = out + k * width
-                var i = 0
-                while i + 4 <= width {
-                    var sum = UnsafeRawPointer(centre + i).loadUnaligned(as: SIMD4<Double>.self) * kernel[radius]
-                    for j in stride(from: radius, through: 1, by: -1) {
-                        let a = UnsafeRawPointer(lower[j] + i).loadUnaligned(as: SIMD4<Double>.self)
-                        let b = UnsafeRawPointer(upper[j] + i).loadUnaligned(as: SIMD4<Double>.self)
-                        sum += (a + b) * kernel[radius + j]
-                    }
-                    UnsafeMutableRawPointer(o + i).storeBytes(of: sum, as: SIMD4<Double>.self)
-                    i += 4
-                }
-                while i < width {
-                    var sum = centre[i] * kernel[radius]
-                    for j in stride(from: radius, through: 1, by: -1) {
-                        sum += (lower[j][i] + upper[j][i]) * kernel[radius + j]
-                    }
-                    o[i] = sum
-                    i += 1
-                }
+                symmetricSums(x + source[k + radius] * width, lower, upper, kernel: kernel, count: width, into: out + k * width)
             }
         }
     }
 }
 
 /// Axis 1 away from the borders: samples `from..<to` of the flat array, whose taps are
-/// `i ± j·step`, all inside the row; SciPy's order, four samples at a time.
+/// `i ± j·step`, all inside the row.
 private func correlateRowInterior(_ input: [Double], into output: inout [Double], kernel: [Double],
                                   from: Int, to: Int, step: Int) {
     let radius = kernel.count / 2
     input.withUnsafeBufferPointer { xb in
         output.withUnsafeMutableBufferPointer { ob in
-            guard let x = xb.baseAddress, let out = ob.baseAddress else { return }
-            var i = from
-            while i + 4 <= to {
-                var sum = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD4<Double>.self) * kernel[radius]
-                for j in stride(from: radius, through: 1, by: -1) {
-                    let a = UnsafeRawPointer(x + (i - j * step)).loadUnaligned(as: SIMD4<Double>.self)
-                    let b = UnsafeRawPointer(x + (i + j * step)).loadUnaligned(as: SIMD4<Double>.self)
-                    sum += (a + b) * kernel[radius + j]
-                }
-                UnsafeMutableRawPointer(out + i).storeBytes(of: sum, as: SIMD4<Double>.self)
-                i += 4
-            }
-            while i < to {
-                var sum = x[i] * kernel[radius]
-                for j in stride(from: radius, through: 1, by: -1) {
-                    sum += (x[i - j * step] + x[i + j * step]) * kernel[radius + j]
-                }
-                out[i] = sum
-                i += 1
-            }
+            guard let x = xb.baseAddress, let out = ob.baseAddress, to > from else { return }
+            let centre = x + from
+            let lower = (0...radius).map { centre - $0 * step }, upper = (0...radius).map { centre + $0 * step }
+            symmetricSums(centre, lower, upper, kernel: kernel, count: to - from, into: out + from)
         }
     }
 }
