@@ -24,8 +24,10 @@ let package = Package(
         .systemLibrary(
             name: "CJPEG", pkgConfig: "libjpeg",
             providers: [.apt(["libjpeg-dev"])]),
-        // oneDNN (Debian's libdnnl-dev has no pkg-config file: the module map links libdnnl).
+        // oneDNN's headers (Debian's libdnnl-dev has no pkg-config file). The library itself is
+        // opened on first use by CVSegDNNLLoader, not linked (Sources/CVSegDNNLLoader/dnnl_loader.c).
         .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
+        .target(name: "CVSegDNNLLoader", dependencies: ["CDNNL"], linkerSettings: [.linkedLibrary("dl")]),
         // C shims: libpng and libjpeg report errors with longjmp, which Swift must never see.
         .target(name: "CVSegShims", dependencies: ["CPNG", "CJPEG"]),
 
@@ -35,7 +37,7 @@ let package = Package(
         .target(name: "CVSegClassical", dependencies: ["CVSegCore"]),
         .target(name: "CVSegEval", dependencies: ["CVSegCore"]),
         .target(name: "CVSegPlot", dependencies: ["CVSegCore"]),
-        .target(name: "CVSegTensor", dependencies: ["CVSegCore", "CDNNL"]),
+        .target(name: "CVSegTensor", dependencies: ["CVSegCore", "CDNNL", "CVSegDNNLLoader"]),
         .target(name: "CVSegNN", dependencies: ["CVSegTensor", "CVSegCore", "CVSegIO", "CVSegEval", "CVSegClassical"]),
         .executableTarget(
             name: "CVSegCLI",

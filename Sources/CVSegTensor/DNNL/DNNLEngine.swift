@@ -1,4 +1,5 @@
 internal import CDNNL
+internal import CVSegDNNLLoader
 import Synchronization
 
 /// A failed oneDNN call, or a configuration this layer refused before calling oneDNN.
@@ -46,10 +47,19 @@ public struct DNNLError: Error, Equatable, Sendable, CustomStringConvertible {
     }
 }
 
+/// Opens oneDNN if it is not open yet (cvseg does not link it; see CVSegDNNLLoader).
+/// - Throws: ``DNNLError`` naming the library and the reason when it cannot be loaded.
+func dnnlLoad() throws {
+    var message: UnsafePointer<CChar>?
+    guard cvseg_dnnl_load(&message) == 0 else { return }
+    throw DNNLError(function: "dlopen", status: .runtimeError, detail: message.map { String(cString: $0) } ?? "oneDNN is missing")
+}
+
 /// Throws a ``DNNLError`` unless `status` is `dnnl_success`.
 @inline(__always)
 func dnnlCheck(_ status: dnnl_status_t, _ function: String, _ detail: @autoclosure () -> String = "") throws {
     guard status != dnnl_success else { return }
+    try dnnlLoad() // a missing library explains any failure
     let mapped: DNNLError.Status = switch status {
     case dnnl_out_of_memory: .outOfMemory
     case dnnl_invalid_arguments: .invalidArguments
@@ -109,6 +119,7 @@ package final class DNNLEngine: @unchecked Sendable {
     /// Creates a CPU engine (index 0) with an empty primitive cache.
     /// - Throws: ``DNNLError`` when oneDNN cannot create the engine.
     package init(cacheCapacity: Int = 512) throws {
+        try dnnlLoad()
         var engine: dnnl_engine_t?
         try dnnlCheck(dnnl_engine_create(&engine, dnnl_cpu, 0), "dnnl_engine_create")
         guard let engine else { throw DNNLError(function: "dnnl_engine_create", status: .runtimeError, detail: "null engine") }
