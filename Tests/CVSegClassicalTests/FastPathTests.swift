@@ -105,6 +105,28 @@ import CVSegCore
                 #expect(got.labels == expected)
             }
         }
+        // 16-bit gray and gray + alpha: the paths without the 8-bit acceptance table.
+        var rng = SplitMix64(seed: 11)
+        let w = 19, h = 13
+        let wide = Image<UInt16>(width: w, height: h, layout: .gray,
+                                 samples: (0..<(w * h)).map { _ in UInt16(rng.next() % 5) * 300 })
+        let withAlpha = Image<UInt8>(width: w, height: h, layout: .grayAlpha,
+                                     samples: (0..<(w * h * 2)).map { i in i % 2 == 1 ? 255 : UInt8(rng.next() % 4) })
+        let seeds = (0..<40).map { i in Seed(x: Int(rng.next() % UInt64(w)), y: Int(rng.next() % UInt64(h)), label: Int32(i + 1)) }
+        for tolerance in [0.0, 300, 650] {
+            var expectedWide = [Int32](repeating: 0, count: w * h), expectedAlpha = expectedWide
+            for s in seeds {
+                let a = try floodFill(wide, seed: (s.x, s.y), tolerance: tolerance, connectivity: connectivity)
+                let b = try floodFill(withAlpha, seed: (s.x, s.y), tolerance: tolerance / 300, connectivity: connectivity)
+                for i in 0..<(w * h) {
+                    if a.samples[i] != 0 && expectedWide[i] == 0 { expectedWide[i] = s.label }
+                    if b.samples[i] != 0 && expectedAlpha[i] == 0 { expectedAlpha[i] = s.label }
+                }
+            }
+            #expect(try floodFillLabels(wide, seeds: seeds, tolerance: tolerance, connectivity: connectivity).labels == expectedWide)
+            #expect(try floodFillLabels(withAlpha, seeds: seeds, tolerance: tolerance / 300,
+                                        connectivity: connectivity).labels == expectedAlpha)
+        }
         #expect(throws: CVSegError.self) {
             _ = try floodFillLabels(Self.randomGray(4, 4, levels: 3, seed: 1), seeds: [Seed(x: 4, y: 0, label: 1)], tolerance: 1)
         }

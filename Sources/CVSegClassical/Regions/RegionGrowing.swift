@@ -360,6 +360,8 @@ public func floodFillLabels<Sample: PixelSample>(_ image: Image<Sample>, seeds: 
                 guard let s = sb.baseAddress, let lab = lb.baseAddress, let vis = vb.baseAddress else { return }
                 var stack: [Int32] = []
                 var mark: UInt8 = 0
+                // 8-bit gray: the seed's acceptance of each of the 256 values, by the same test.
+                var table = [Bool](repeating: false, count: Sample.self == UInt8.self && channels == 1 ? 256 : 0)
                 for seed in seeds {
                     if mark == 255 {
                         vis.update(repeating: 0, count: n)
@@ -370,41 +372,25 @@ public func floodFillLabels<Sample: PixelSample>(_ image: Image<Sample>, seeds: 
                     let r0 = Double(s[start * stride])
                     let r1 = channels == 3 ? Double(s[start * stride + 1]) : 0
                     let r2 = channels == 3 ? Double(s[start * stride + 2]) : 0
-                    let label = seed.label, currentMark = mark
-                    vis[start] = currentMark
-                    if lab[start] == 0 { lab[start] = label }
-                    stack.append(Int32(truncatingIfNeeded: start))
-                    while let top = stack.popLast() {
-                        let p = Int(top)
-                        let y = p / width, x = p - y * width
-                        let left = x > 0, right = x + 1 < width, up = y > 0, down = y + 1 < height
-                        // Neighbours in a fixed order: left, right, up, down, then the corners.
-                        for k in 0..<(eight ? 8 : 4) {
-                            let q: Int
-                            switch k {
-                            case 0: guard left else { continue }; q = p - 1
-                            case 1: guard right else { continue }; q = p + 1
-                            case 2: guard up else { continue }; q = p - width
-                            case 3: guard down else { continue }; q = p + width
-                            case 4: guard up && left else { continue }; q = p - width - 1
-                            case 5: guard up && right else { continue }; q = p - width + 1
-                            case 6: guard down && left else { continue }; q = p + width - 1
-                            default: guard down && right else { continue }; q = p + width + 1
-                            }
-                            if vis[q] == currentMark { continue }
-                            let accepted: Bool
-                            if channels == 1 {
-                                accepted = abs(Double(s[q * stride]) - r0) <= tolerance
-                            } else {
-                                let d0 = Double(s[q * stride]) - r0, d1 = Double(s[q * stride + 1]) - r1
-                                let d2 = Double(s[q * stride + 2]) - r2
-                                accepted = (0.0 + d0 * d0) + d1 * d1 + d2 * d2 <= t2
-                            }
-                            if accepted {
-                                vis[q] = currentMark
-                                if lab[q] == 0 { lab[q] = label }
-                                stack.append(Int32(truncatingIfNeeded: q))
-                            }
+                    vis[start] = mark // the seed is in its flood whatever its own value
+                    if lab[start] == 0 { lab[start] = seed.label }
+                    if !table.isEmpty {
+                        for v in 0..<256 { table[v] = abs(Double(v) - r0) <= tolerance }
+                        table.withUnsafeBufferPointer { t in
+                            floodSpans(from: start, width: width, height: height, eight: eight, mark: mark,
+                                       label: seed.label, visited: vis, labels: lab, stack: &stack) { t[Int(s[$0 * stride])] }
+                        }
+                    } else if channels == 1 {
+                        floodSpans(from: start, width: width, height: height, eight: eight, mark: mark,
+                                   label: seed.label, visited: vis, labels: lab, stack: &stack) {
+                            abs(Double(s[$0 * stride]) - r0) <= tolerance
+                        }
+                    } else {
+                        floodSpans(from: start, width: width, height: height, eight: eight, mark: mark,
+                                   label: seed.label, visited: vis, labels: lab, stack: &stack) { q in
+                            let d0 = Double(s[q * stride]) - r0, d1 = Double(s[q * stride + 1]) - r1
+                            let d2 = Double(s[q * stride + 2]) - r2
+                            return (0.0 + d0 * d0) + d1 * d1 + d2 * d2 <= t2
                         }
                     }
                 }
@@ -415,6 +401,48 @@ public func floodFillLabels<Sample: PixelSample>(_ image: Image<Sample>, seeds: 
 }
 
 // MARK: - Helpers
+
+/// One seed's flood by spans: the connected set (4- or 8-connected) of pixels that pass `accept`
+/// around `start` (which is taken whatever its value, already marked and labelled). A popped
+/// pixel grows into the longest run of unvisited accepted pixels of its row; each run of such
+/// pixels next to it in the rows above and below (one column further each way for
+/// 8-connectivity) is pushed once. The set reached does not depend on the order, so the result
+/// is that of the pixel-by-pixel flood; rows are divided once per span, not once per pixel.
+@inline(__always)
+private func floodSpans(from start: Int, width: Int, height: Int, eight: Bool, mark: UInt8, label: Int32,
+                        visited vis: UnsafeMutablePointer<UInt8>, labels lab: UnsafeMutablePointer<Int32>,
+                        stack: inout [Int32], accept: (Int) -> Bool) {
+    @inline(__always) func open(_ q: Int) -> Bool { vis[q] != mark && accept(q) }
+    @inline(__always) func take(_ q: Int) {
+        vis[q] = mark
+        if lab[q] == 0 { lab[q] = label }
+    }
+    // Pushed pixels pass `accept`; they may have been taken by a span since.
+    var first = true
+    stack.append(Int32(truncatingIfNeeded: start))
+    while let top = stack.popLast() {
+        let p = Int(top)
+        if first { first = false } else if vis[p] == mark { continue } else { take(p) }
+        let y = p / width, row = y * width, x = p - row
+        var xl = x, xr = x
+        while xl > 0 && open(row + xl - 1) { xl -= 1; take(row + xl) }
+        while xr + 1 < width && open(row + xr + 1) { xr += 1; take(row + xr) }
+        let lo = eight ? max(xl - 1, 0) : xl, hi = eight ? min(xr + 1, width - 1) : xr
+        for ny in stride(from: y - 1, through: y + 1, by: 2) where ny >= 0 && ny < height {
+            let nrow = ny * width
+            var nx = lo
+            while nx <= hi {
+                if open(nrow + nx) {
+                    stack.append(Int32(truncatingIfNeeded: nrow + nx))
+                    nx += 1
+                    while nx <= hi && open(nrow + nx) { nx += 1 }
+                } else {
+                    nx += 1
+                }
+            }
+        }
+    }
+}
 
 /// Neighbour offsets `(dx, dy)` in a fixed order: left, right, up, down, then the four corners.
 private func neighbourOffsets(_ connectivity: Connectivity) -> [(Int, Int)] {
