@@ -46,8 +46,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
-        // The Swift side of scripts/bench/nn (not a product: built on demand).
-        .executableTarget(name: "CVSegBench", dependencies: ["CVSegCore", "CVSegIO", "CVSegTensor", "CVSegNN"]),
+        // The Swift side of scripts/bench/nn, segnets, detnets and classical (not a product: built on demand).
+        .executableTarget(name: "CVSegBench", dependencies: ["CVSegCore", "CVSegIO", "CVSegTensor", "CVSegNN", "CVSegClassical"]),
 
         // MARK: - Tests
         .target(name: "CVSegTestSupport", dependencies: ["CVSegCore", "CVSegTensor"], path: "Sources/CVSegTestSupport"),

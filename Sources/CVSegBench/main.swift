@@ -1,4 +1,4 @@
-// cvseg-bench: the Swift side of scripts/bench/nn, scripts/bench/segnets and scripts/bench/detnets. Times the engine's
+// cvseg-bench: the Swift side of scripts/bench/nn, segnets, detnets and classical (core timings). Times the engine's
 // layers and a VGG-style FCN on the same shapes as scripts/bench/nn_peers.py, or one of the
 // segmentation models on a given input (--segnets), and prints one JSON object (seconds).
 //
@@ -10,6 +10,8 @@
 //       (selective search done beforehand); --dump writes every stage's tensors (safetensors)
 //   cvseg-bench --fcn-only [--runs R]        the FCN forward and training step only (profiling)
 //   cvseg-bench --conv-only [--runs R]       the 3×3 64→64 convolution only (profiling)
+//   cvseg-bench --classical-core METHOD --dir DIR [--seeds FILE] [--runs R]   scripts/bench/classical:
+//       the segmentation call alone on the decoded PNGs of DIR (ClassicalCore.swift)
 //   cvseg-bench --segnets --weights W --input X [--runs R] [--warmup N] [--output Y] [--release-buffers]
 //       scripts/bench/segnets: loads the model file W (SegmentationModel.load), runs inference on
 //       the tensor `x` of the safetensors file X and prints {architecture, input, output,
@@ -82,6 +84,14 @@ let args = Array(CommandLine.arguments.dropFirst())
 if !args.contains("--fcn-inference") && !args.contains("--release-buffers") { BatchMemory.keepBuffersInHeap() }
 var rng = SplitMix64(seed: 1)
 do {
+    if args.contains("--classical-core") { // scripts/bench/classical: the segmentation call alone
+        guard let method = stringOption("--classical-core"), let folder = stringOption("--dir") else {
+            print("cvseg-bench: --classical-core needs a METHOD and --dir DIR")
+            exit(2)
+        }
+        try classicalCore(method: method, folder: folder, seedsFile: stringOption("--seeds"), runs: option("--runs") ?? 3)
+        exit(0)
+    }
     if args.contains("--segnets") { // scripts/bench/segnets: one model file on one input
         guard let weights = stringOption("--weights"), let inputPath = stringOption("--input") else {
             print("cvseg-bench: --segnets needs --weights FILE and --input FILE")

@@ -26,6 +26,7 @@ machine; peak resident set size / 67,108,864 pixels against the target of 8 byte
 """
 
 import argparse
+import json
 import os
 import platform
 import re
@@ -424,6 +425,8 @@ def main():
     ap.add_argument("--mem-cap-gb", type=float, default=None)
     ap.add_argument("--memory-size", type=int, default=8192)
     ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--core-bench", type=Path, default=None,
+                    help="CVSegBench binary: also time cvseg's segmentation call alone (in process)")
     args = ap.parse_args()
 
     methods = METHODS
@@ -515,6 +518,9 @@ def main():
                                 cores[t].append(core)
                     row = {t: (statistics.median(times[t]), single[t],
                                statistics.median(cores[t]) if t != "cvseg" else None) for t in tools}
+                    if args.core_bench and method["name"] in CORE_METHODS:
+                        row["cvseg"] = row["cvseg"][:2] + (cvseg_core(args.core_bench, method["name"], folder,
+                                                                       seeds_file, 1 if single["cvseg"] else args.runs),)
                     results.append((method, size, colour, row, rss[0] / px))
                     print_row(method, size, colour, row, rss[0] / px, len(files), header=not results[:-1])
                     cmp = method.get("compare")
@@ -535,6 +541,9 @@ def main():
         print()
         if any(m["name"] in ("canny", "canny+cc") for m in methods):
             print_cc_marginal(results)
+        if args.core_bench:
+            print()
+            print_core(results)
 
     if not args.no_memory:
         memory(args, methods, binary)
@@ -604,6 +613,59 @@ def print_summary(results, startup):
         print(f"  {name:<12} vs {tool:<13} target {'>= ' + format(tgt, 'g') + 'x' if tgt else '-':<7} "
               f"{held:>5}  worst {worst[0]:.2f}x  median {statistics.median(ratios):.2f}x  "
               f"no start-up {no_start:.2f}x  {verdict}")
+
+
+# Methods CVSegBench --classical-core times (Sources/CVSegBench/ClassicalCore.swift).
+CORE_METHODS = {"otsu", "multi-otsu", "adaptive", "sauvola", "canny", "canny-s1", "canny+cc", "canny-s1+cc",
+                "graph", "grow-flood"}
+
+
+def cvseg_core(bench, name, folder, seeds_file, runs):
+    """cvseg's segmentation call alone over the folder's decoded images, median of `runs`."""
+    cmd = [str(bench), "--classical-core", name, "--dir", str(folder), "--runs", str(runs)]
+    if name == "grow-flood":
+        cmd += ["--seeds", str(seeds_file)]
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    if p.returncode != 0:
+        sys.exit(f"classical bench: {' '.join(cmd)} failed: {p.stdout}{p.stderr}")
+    return json.loads(p.stdout)["seconds"]
+
+
+def print_core(results):
+    """The segmentation call alone: cvseg's library call in process (CVSegBench, on images decoded
+    and converted to gray beforehand) against the peers' "core" column (the same call inside their
+    loops). No start-up, decoding or PNG writing on either side."""
+    print("Core: the segmentation call alone (no start-up, decoding, gray conversion or PNG writing), "
+          "milliseconds for the whole set")
+    print(f"{'method':<12} {'size':>5} {'colour':<6} {'cvseg ms':>9} {'OpenCV ms':>10} {'skimage ms':>11} "
+          f"{'CV/cvseg':>9} {'SK/cvseg':>9}")
+    seen = {}
+    for method, size, colour, row, _bpp in results:
+        core = row["cvseg"][2]
+        if core is None:
+            continue
+        cells = []
+        for tool in ("opencv", "scikit-image"):
+            if tool in row and row[tool][2]:
+                ratio = row[tool][2] / core
+                cells.append(f"{1000 * row[tool][2]:>{10 if tool == 'opencv' else 11}.2f}")
+                seen.setdefault((method["name"], tool, method["peers"][tool][1]), []).append((ratio, size, colour))
+            else:
+                cells.append(" " * (10 if tool == "opencv" else 11))
+        ratios = [f"{row[t][2] / core:>8.2f}x" if t in row and row[t][2] else " " * 9 for t in ("opencv", "scikit-image")]
+        print(f"{method['name']:<12} {size:>5} {colour:<6} {1000 * core:>9.2f} {cells[0]} {cells[1]} {ratios[0]} {ratios[1]}")
+    print("Core targets (the issue's ratios applied to the call alone):")
+    for (name, tool, tgt), v in seen.items():
+        ratios = [r[0] for r in v]
+        worst = min(v)
+        if tgt is None:
+            verdict, held = "no target", ""
+        else:
+            held_n = sum(r >= tgt for r in ratios)
+            held = f"{held_n}/{len(ratios)}"
+            verdict = "HOLDS" if held_n == len(ratios) else f"MISSED (worst {worst[0]:.2f}x at {worst[1]}² {worst[2]})"
+        print(f"  {name:<12} vs {tool:<13} target {'>= ' + format(tgt, 'g') + 'x' if tgt else '-':<7} "
+              f"{held:>5}  worst {worst[0]:.2f}x  median {statistics.median(ratios):.2f}x  {verdict}")
 
 
 def print_cc_marginal(results):
