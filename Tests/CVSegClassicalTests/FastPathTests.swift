@@ -11,6 +11,18 @@ import CVSegCore
         return Image(width: w, height: h, layout: .gray, samples: (0..<(w * h)).map { _ in UInt8(rng.next() % levels) })
     }
 
+    /// The 8-bit histogram (eight pixels per load, four sub-histograms) against plain counting,
+    /// on lengths with every remainder modulo 8 and on runs of one value.
+    @Test(arguments: [1, 7, 8, 9, 15, 16, 1001, 65_543])
+    func byteHistogramCountsEveryPixel(count: Int) {
+        for levels: UInt64 in [1, 3, 256] {
+            let image = Self.randomGray(count, 1, levels: levels, seed: UInt64(count))
+            var expected = [Int](repeating: 0, count: 256)
+            for v in image.samples { expected[Int(v)] += 1 }
+            #expect(histogram(image) == expected, "\(count) pixels, \(levels) levels")
+        }
+    }
+
     @Test(arguments: [1, 2, 3, 17, 100, 1001])
     func selectedQuantilesEqualSortedOnes(count: Int) {
         var rng = SplitMix64(seed: UInt64(count))
