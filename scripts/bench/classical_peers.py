@@ -516,11 +516,14 @@ def main():
                                 dt, core = one(t)
                                 times[t].append(dt)
                                 cores[t].append(core)
+                    # (median s, single run?, core median s, core best s); cvseg's core comes from
+                    # CVSegBench, in process.
                     row = {t: (statistics.median(times[t]), single[t],
-                               statistics.median(cores[t]) if t != "cvseg" else None) for t in tools}
+                               statistics.median(cores[t]) if t != "cvseg" else None,
+                               min(cores[t]) if t != "cvseg" else None) for t in tools}
                     if args.core_bench and method["name"] in CORE_METHODS:
-                        row["cvseg"] = row["cvseg"][:2] + (cvseg_core(args.core_bench, method["name"], folder,
-                                                                       seeds_file, 1 if single["cvseg"] else args.runs),)
+                        row["cvseg"] = row["cvseg"][:2] + cvseg_core(args.core_bench, method["name"], folder,
+                                                                     seeds_file, 1 if single["cvseg"] else args.runs)
                     results.append((method, size, colour, row, rss[0] / px))
                     print_row(method, size, colour, row, rss[0] / px, len(files), header=not results[:-1])
                     cmp = method.get("compare")
@@ -621,14 +624,15 @@ CORE_METHODS = {"otsu", "multi-otsu", "adaptive", "sauvola", "canny", "canny-s1"
 
 
 def cvseg_core(bench, name, folder, seeds_file, runs):
-    """cvseg's segmentation call alone over the folder's decoded images, median of `runs`."""
+    """cvseg's segmentation call alone over the folder's decoded images: (median, best) of `runs`."""
     cmd = [str(bench), "--classical-core", name, "--dir", str(folder), "--runs", str(runs)]
     if name == "grow-flood":
         cmd += ["--seeds", str(seeds_file)]
     p = subprocess.run(cmd, capture_output=True, text=True)
     if p.returncode != 0:
         sys.exit(f"classical bench: {' '.join(cmd)} failed: {p.stdout}{p.stderr}")
-    return json.loads(p.stdout)["seconds"]
+    out = json.loads(p.stdout)
+    return out["seconds"], out["min"]
 
 
 def print_core(results):
@@ -636,23 +640,24 @@ def print_core(results):
     and converted to gray beforehand) against the peers' "core" column (the same call inside their
     loops). No start-up, decoding or PNG writing on either side."""
     print("Core: the segmentation call alone (no start-up, decoding, gray conversion or PNG writing), "
-          "milliseconds for the whole set")
+          "milliseconds for the whole set, the best of the runs on each side (the calls are short: the "
+          "best run is the one least disturbed by the shared machine)")
     print(f"{'method':<12} {'size':>5} {'colour':<6} {'cvseg ms':>9} {'OpenCV ms':>10} {'skimage ms':>11} "
           f"{'CV/cvseg':>9} {'SK/cvseg':>9}")
     seen = {}
     for method, size, colour, row, _bpp in results:
-        core = row["cvseg"][2]
+        core = row["cvseg"][3]
         if core is None:
             continue
         cells = []
         for tool in ("opencv", "scikit-image"):
-            if tool in row and row[tool][2]:
-                ratio = row[tool][2] / core
-                cells.append(f"{1000 * row[tool][2]:>{10 if tool == 'opencv' else 11}.2f}")
+            if tool in row and row[tool][3]:
+                ratio = row[tool][3] / core
+                cells.append(f"{1000 * row[tool][3]:>{10 if tool == 'opencv' else 11}.2f}")
                 seen.setdefault((method["name"], tool, method["peers"][tool][1]), []).append((ratio, size, colour))
             else:
                 cells.append(" " * (10 if tool == "opencv" else 11))
-        ratios = [f"{row[t][2] / core:>8.2f}x" if t in row and row[t][2] else " " * 9 for t in ("opencv", "scikit-image")]
+        ratios = [f"{row[t][3] / core:>8.2f}x" if t in row and row[t][3] else " " * 9 for t in ("opencv", "scikit-image")]
         print(f"{method['name']:<12} {size:>5} {colour:<6} {1000 * core:>9.2f} {cells[0]} {cells[1]} {ratios[0]} {ratios[1]}")
     print("Core targets (the issue's ratios applied to the call alone):")
     for (name, tool, tgt), v in seen.items():
