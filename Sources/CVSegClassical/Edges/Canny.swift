@@ -643,25 +643,55 @@ private func hysteresis(_ map: inout [UInt8], _ w: Int, _ h: Int, _ edgeValue: U
     var stack = [Int32]()
     map.withUnsafeMutableBufferPointer { bb in
         guard let b = bb.baseAddress else { return }
-        let offsets = [-stride - 1, -stride, -stride + 1, -1, 1, stride - 1, stride, stride + 1]
         // 3 marks a pixel kept (a seed, or a candidate reached from one).
+        // (The stack is passed in, not captured: a captured var costs a dynamic exclusivity check
+        // per access.)
+        @inline(__always) func reach(_ q: Int, _ stack: inout [Int32]) {
+            // 1 or 2: a candidate not kept yet (1 &- 1 = 0, 2 &- 1 = 1; 0 and 3 wrap past 1).
+            if b[q] &- 1 <= 1 { b[q] = 3; stack.append(Int32(truncatingIfNeeded: q)) }
+        }
+        let raw = UnsafeRawPointer(b)
         for y in 0..<h {
             let row = (y + 1) * stride + 1
-            for x in 0..<w where b[row + x] == 2 {
-                b[row + x] = 3
-                stack.append(Int32(truncatingIfNeeded: row + x))
-                while let top = stack.popLast() {
-                    let p = Int(top)
-                    for o in offsets {
-                        let q = p + o
-                        if b[q] == 1 || b[q] == 2 { b[q] = 3; stack.append(Int32(truncatingIfNeeded: q)) }
+            var x = 0
+            while x < w {
+                // Eight pixels at a time while none is a strong candidate (2: bit 1 set, bit 0
+                // clear; the map holds only 0...3).
+                if x + 8 <= w {
+                    let word = raw.loadUnaligned(fromByteOffset: row + x, as: UInt64.self)
+                    if word & 0x0202_0202_0202_0202 & ~(word << 1) == 0 { x += 8; continue }
+                }
+                let start = x
+                let end = min(x + 8, w)
+                x = end
+                for i in start..<end where b[row + i] == 2 {
+                    b[row + i] = 3
+                    stack.append(Int32(truncatingIfNeeded: row + i))
+                    while let top = stack.popLast() {
+                        let p = Int(top)
+                        reach(p - stride - 1, &stack); reach(p - stride, &stack); reach(p - stride + 1, &stack)
+                        reach(p - 1, &stack); reach(p + 1, &stack)
+                        reach(p + stride - 1, &stack); reach(p + stride, &stack); reach(p + stride + 1, &stack)
                     }
                 }
             }
         }
+        // Compacted in place, rows moving down the buffer: dst is w + 2y + 3 bytes before src,
+        // so eight bytes at a time never overwrite unread ones when w >= 8. A byte is 3 where
+        // both its low bits are set (values are 0...3); times edgeValue, no carry crosses bytes.
+        let wide = w >= 8
         for y in 0..<h {
             let src = b + (y + 1) * stride + 1, dst = b + y * w
-            for x in 0..<w { dst[x] = src[x] == 3 ? edgeValue : 0 }
+            var x = 0
+            if wide {
+                while x + 8 <= w {
+                    let v = UnsafeRawPointer(src + x).loadUnaligned(as: UInt64.self)
+                    let kept = v & (v >> 1) & 0x0101_0101_0101_0101
+                    UnsafeMutableRawPointer(dst + x).storeBytes(of: kept &* UInt64(edgeValue), as: UInt64.self)
+                    x += 8
+                }
+            }
+            while x < w { dst[x] = src[x] == 3 ? edgeValue : 0; x += 1 }
         }
     }
     map.removeLast(map.count - w * h)
