@@ -324,7 +324,8 @@ public func floodFill<Sample: PixelSample>(_ image: Image<Sample>, seed: (x: Int
 ///
 /// The same result as running ``floodFill(_:seed:tolerance:connectivity:)`` per seed and
 /// keeping the first label per pixel, with one byte of bookkeeping per pixel instead of a mask
-/// and a whole-image scan per seed.
+/// and a whole-image scan per seed. Each flood runs by spans of a row (scanline fill), and on
+/// 8-bit gray images tests a pixel by a 256-entry table made from the seed's value.
 ///
 /// - Throws: ``CVSegError/invalidArgument(_:)`` as ``floodFill(_:seed:tolerance:connectivity:)``
 ///   (the first bad seed, before anything is flooded).
