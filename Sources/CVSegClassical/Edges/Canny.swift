@@ -243,7 +243,6 @@ private func opencvCandidates(_ image: Image<UInt8>, _ thresholds: CannyThreshol
                 var x = 0
                 while x < w {
                     // Eight pixels at a time where none passes the low threshold (most of them).
-                    let end: Int
                     if x + 8 <= w {
                         let block = UnsafeRawPointer(row + x).loadUnaligned(as: SIMD8<Int32>.self)
                         if !any(block .> lowVector) {
@@ -251,11 +250,13 @@ private func opencvCandidates(_ image: Image<UInt8>, _ thresholds: CannyThreshol
                             x += 8
                             continue
                         }
-                        end = x + 8
-                    } else {
-                        end = w
+                        let marks = nmsMarks(block, x: x, row: row, above: above, below: below, dx: dx, dy: dy,
+                                             low: lowVector, high: SIMD8(repeating: high32))
+                        UnsafeMutableRawPointer(out + x).storeBytes(of: marks, as: SIMD8<UInt8>.self)
+                        x += 8
+                        continue
                     }
-                    while x < end { defer { x += 1 }
+                    while x < w { defer { x += 1 }
                     let v = row[x]
                     var mark: UInt8 = 0
                     if v > low32 {
@@ -280,6 +281,36 @@ private func opencvCandidates(_ image: Image<UInt8>, _ thresholds: CannyThreshol
         }
     }
     return bordered
+}
+
+/// Non-maximum suppression and the two thresholds for eight pixels at once: the scalar loop's
+/// sector test and neighbour choice, lane by lane, with every candidate neighbour loaded and the
+/// right one selected by mask. `row`, `above` and `below` are magnitude rows padded by one 0 on
+/// each side; `dx`, `dy` the gradients of `row`. Returns 0, 1 (candidate) or 2 (strong) a pixel.
+@inline(__always)
+private func nmsMarks(_ v: SIMD8<Int32>, x: Int, row: UnsafeMutablePointer<Int32>, above: UnsafeMutablePointer<Int32>,
+                      below: UnsafeMutablePointer<Int32>, dx: UnsafeMutablePointer<Int32>, dy: UnsafeMutablePointer<Int32>,
+                      low: SIMD8<Int32>, high: SIMD8<Int32>) -> SIMD8<UInt8> {
+    @inline(__always) func load(_ p: UnsafeMutablePointer<Int32>) -> SIMD8<Int32> {
+        UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Int32>.self)
+    }
+    let xs = load(dx + x), ys = load(dy + x)
+    let ax = (xs ^ (xs &>> 31)) &- (xs &>> 31), ay = ((ys ^ (ys &>> 31)) &- (ys &>> 31)) &<< 15
+    let tg22x = ax &* 13573
+    let horizontal = ay .< tg22x
+    let vertical = .!horizontal .& (ay .> tg22x &+ (ax &<< 16))
+    let negative = (xs ^ ys) .< 0 // s = -1: above-right and below-left; else above-left and below-right
+    var first = load(above + x - 1).replacing(with: load(above + x + 1), where: negative)
+    var second = load(below + x + 1).replacing(with: load(below + x - 1), where: negative)
+    first.replace(with: load(above + x), where: vertical)
+    second.replace(with: load(below + x), where: vertical)
+    first.replace(with: load(row + x - 1), where: horizontal)
+    second.replace(with: load(row + x + 1), where: horizontal)
+    let bump = SIMD8<Int32>(repeating: 0).replacing(with: 1, where: horizontal .| vertical)
+    let keep = (v .> low) .& (v .> first) .& (v &+ bump .> second)
+    let mark = SIMD8<Int32>(repeating: 0).replacing(with: SIMD8<Int32>(repeating: 1).replacing(with: 2, where: v .> high),
+                                                    where: keep)
+    return SIMD8<UInt8>(truncatingIfNeeded: mark)
 }
 
 /// scikit-image's smoothing (SciPy `mode='constant'`, cval 0, then divided by the same filter of
