@@ -283,6 +283,34 @@ import CVSegCore
         }
     }
 
+    /// 16-bit samples (Σv² up to 2^63 in the packed per-leaf sums): an 8-bit image scaled by 257
+    /// (0...255 → 0...65535) splits and merges exactly as the 8-bit one with thresholds × 257,
+    /// on a 256×256 image whose largest regions hold tens of thousands of near-65535 pixels
+    /// (Σv past 2^32, Σv² past 2^47).
+    @Test func sixteenBitSamplesMatchScaledEightBit() throws {
+        var rng = SplitMix64(state: 77)
+        let w = 256, h = 256
+        var samples = [UInt8](repeating: 250, count: w * h)
+        for _ in 0..<10 {
+            let x0 = Int.random(in: 0..<w, using: &rng), y0 = Int.random(in: 0..<h, using: &rng)
+            let x1 = Int.random(in: x0..<min(w, x0 + 40), using: &rng), y1 = Int.random(in: y0..<min(h, y0 + 40), using: &rng)
+            let v = UInt8.random(in: 120...250, using: &rng)
+            for y in y0...y1 { for x in x0...x1 { samples[y * w + x] = v &+ UInt8.random(in: 0...5, using: &rng) } }
+        }
+        let eight = Image(width: w, height: h, layout: .gray, samples: samples)
+        let sixteen = Image(width: w, height: h, layout: .gray, samples: samples.map { UInt16($0) * 257 })
+        for (predicate, scaled) in [(Homogeneity.standardDeviation(1.7), Homogeneity.standardDeviation(1.7 * 257)),
+                                    (.standardDeviation(4.5), .standardDeviation(4.5 * 257)),
+                                    (.range(4), .range(4 * 257))] {
+            for minBlock in [1, 2, 5] {
+                let a = try splitAndMerge(eight, predicate: predicate, minBlock: minBlock)
+                let b = try splitAndMerge(sixteen, predicate: scaled, minBlock: minBlock)
+                #expect(a.labels == b.labels)
+                #expect(Set(a.labels).count > 1)
+            }
+        }
+    }
+
     /// Property: with minBlock 1 every region passes the predicate (checked with a two-pass
     /// variance and a direct range) and is 4-connected, on seeded random piecewise-flat images.
     @Test func mergedRegionsSatisfyPredicate() throws {
