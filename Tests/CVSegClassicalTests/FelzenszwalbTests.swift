@@ -144,22 +144,99 @@ private func environmentFlag(_ name: String) -> Bool {
     @Test(.enabled(if: environmentFlag("CVSEG_FELZENSZWALB_FULL")), arguments: felzenszwalbCases("full_cases"))
     func wholeImagesMatchScikitImage(_ c: FelzenszwalbCase) throws { try checkAgainstScikitImage(c) }
 
-    func checkAgainstScikitImage(_ c: FelzenszwalbCase) throws {
+    /// `streaming`: through ``felzenszwalbStreaming`` with chunks of a sixteenth of the edges
+    /// (about 16 chunks a pass, more where buckets are refined) instead of the whole-image path.
+    func checkAgainstScikitImage(_ c: FelzenszwalbCase, streaming: Bool = false) throws {
         let path = c.root == "fixture" ? felzenszwalbFixtures + "/" + c.path : dataRoot + "/" + c.path
+        func segment<S: PixelSample>(_ image: Image<S>) throws -> LabelMap {
+            streaming
+                ? try felzenszwalbStreaming(image, scale: c.scale, sigma: c.sigma, minSize: c.minSize,
+                                            chunkEdges: max(64, image.pixelCount / 4))
+                : try felzenszwalb(image, scale: c.scale, sigma: c.sigma, minSize: c.minSize)
+        }
         let labels: LabelMap
         switch try ImageFile.read(path, options: DecodeOptions(palette: .expand)).expanded() {
         case .uint8(let full):
             let image = cropped(full, c.crop)
             #expect(SHA256.hex(image.samples) == c.pixelsSHA256, "decoded pixels differ from Pillow's")
-            labels = try felzenszwalb(image, scale: c.scale, sigma: c.sigma, minSize: c.minSize)
+            labels = try segment(image)
         case .uint16(let full):
             let image = cropped(full, c.crop)
             #expect(SHA256.hex(littleEndianBytes(image.samples)) == c.pixelsSHA256, "decoded pixels differ from Pillow's")
-            labels = try felzenszwalb(image, scale: c.scale, sigma: c.sigma, minSize: c.minSize)
+            labels = try segment(image)
         }
         let segments = Int(labels.maxLabel ?? -1) + 1
         #expect(abs(segments - c.segments) * 20 <= c.segments, "\(segments) segments, scikit-image \(c.segments)")
         #expect(SHA256.hex(littleEndianBytes(labels.labels.map { UInt32(bitPattern: $0) })) == c.labelsSHA256)
+    }
+
+    // MARK: The streaming path (large images) against the whole-image path
+
+    /// The scikit-image fixture cases through ``felzenszwalbStreaming``, with chunks of a
+    /// sixteenth of the edges (about 16 chunks a pass, more where buckets are refined): the same
+    /// label hashes.
+    @Test(arguments: felzenszwalbCases())
+    func streamingMatchesScikitImage(_ c: FelzenszwalbCase) throws { try checkAgainstScikitImage(c, streaming: true) }
+
+    /// Seeded random images built to reach every branch of the streaming path: flat patches (one
+    /// weight, 0, carried by more edges than a chunk holds: the per-direction sweeps), 8-level
+    /// posterised noise with sigma 0 (few distinct weights: buckets refined down to single keys),
+    /// smooth noise (many chunks), RGB and 16-bit, thin shapes; chunks of 7 and 120 edges.
+    @Test(arguments: 0..<10)
+    func streamingMatchesWholeImage(_ seed: Int) throws {
+        var rng = SplitMix64(state: 9000 + UInt64(seed))
+        let shapes = [(23, 17), (1, 40), (40, 1), (31, 29), (2, 2), (16, 3)]
+        let (w, h) = shapes[seed % shapes.count]
+        let n = w * h
+        let rgb = seed % 3 == 2
+        let channels = rgb ? 3 : 1
+        var samples = [UInt8](repeating: 0, count: n * channels)
+        for i in 0..<(n * channels) { samples[i] = UInt8.random(in: 0...255, using: &rng) }
+        if seed % 2 == 0 {
+            // Flat patches over the noise.
+            for _ in 0..<4 {
+                let x0 = Int.random(in: 0..<w, using: &rng), y0 = Int.random(in: 0..<h, using: &rng)
+                let x1 = Int.random(in: x0..<w, using: &rng), y1 = Int.random(in: y0..<h, using: &rng)
+                let v = UInt8.random(in: 0...255, using: &rng)
+                for y in y0...y1 { for x in x0...x1 { for c in 0..<channels { samples[(y * w + x) * channels + c] = v } } }
+            }
+        } else {
+            for i in samples.indices { samples[i] = samples[i] / 32 * 32 }
+        }
+        let eight = Image(width: w, height: h, layout: rgb ? .rgb : .gray, samples: samples)
+        let sixteen = eight.mapSamples { UInt16($0) * 257 &+ 3 }
+        for (scale, sigma, minSize) in [(1.0, 0.0, 0), (300, 0.8, 5), (30, 0.5, 1), (5000, 2.0, 40)] {
+            for chunk in [7, 120] {
+                let expected = try felzenszwalb(eight, scale: scale, sigma: sigma, minSize: minSize)
+                let got = try felzenszwalbStreaming(eight, scale: scale, sigma: sigma, minSize: minSize, chunkEdges: chunk)
+                #expect(got == expected, "8-bit \(w)x\(h) scale \(scale) sigma \(sigma) minSize \(minSize) chunk \(chunk)")
+                let expected16 = try felzenszwalb(sixteen, scale: scale, sigma: sigma, minSize: minSize)
+                let got16 = try felzenszwalbStreaming(sixteen, scale: scale, sigma: sigma, minSize: minSize, chunkEdges: chunk)
+                #expect(got16 == expected16, "16-bit \(w)x\(h) scale \(scale) sigma \(sigma) minSize \(minSize) chunk \(chunk)")
+            }
+        }
+    }
+
+    /// Where ties decide: three-valued noise (0, 32, 64) without smoothing has two nonzero
+    /// weights, 32/255 on about half the edges, and scale 112 (k = 3.5 · 32/255) lets a component
+    /// without inner edges merge across it only while it has fewer than four pixels, so which
+    /// edges go first changes the result. The streaming path must take them in the whole-image path's
+    /// order (direction, then position) both from a chunk (chunk 5000) and from the per-direction
+    /// sweeps of a single weight (chunk 50).
+    @Test(arguments: 0..<4)
+    func streamingKeepsTieOrder(_ seed: Int) throws {
+        var rng = SplitMix64(state: 4200 + UInt64(seed))
+        let (w, h) = [(40, 30), (33, 41), (64, 16), (17, 50)][seed]
+        let image = Image(width: w, height: h, layout: .gray,
+                          samples: (0..<(w * h)).map { _ in UInt8.random(in: 0...2, using: &rng) * 32 })
+        for minSize in [0, 3] {
+            let expected = try felzenszwalb(image, scale: 112, sigma: 0, minSize: minSize)
+            #expect(Set(expected.labels).count > 10)
+            for chunk in [50, 5000] {
+                let got = try felzenszwalbStreaming(image, scale: 112, sigma: 0, minSize: minSize, chunkEdges: chunk)
+                #expect(got == expected, "\(w)x\(h) minSize \(minSize) chunk \(chunk)")
+            }
+        }
     }
 
     // MARK: Edge cases

@@ -198,3 +198,105 @@ private func correlateLines(_ input: [Double], into output: inout [Double], kern
         }
     }
 }
+
+/// The rows of ``gaussianFilter(_:width:height:channels:sigma:truncate:)``'s output one at a
+/// time, computed on demand from an image's first `channels` channels as `Double(v) · (1/max)`
+/// (scikit-image's `img_as_float`), bit for bit what the whole-image filter gives on those
+/// floats: the same kernel, passes and summation order, on one row. For callers that cannot
+/// keep a float64 copy of a large image; a sequential sweep converts each source row once.
+struct GaussianRows<Sample: PixelSample> {
+    let width: Int, height: Int, channels: Int
+    private let samples: [Sample], stride: Int, unit: Double
+    private let kernel: [Double], radius: Int, rowSources: [Int], columnSources: [Int]
+    /// Converted source rows, `slots` of them, row `r` in slot `r % slots`.
+    private var cache: [Double], cached: [Int]
+    private let slots: Int
+    private var vertical: [Double]
+
+    init(_ image: Image<Sample>, channels: Int, sigma: Double) throws {
+        width = image.width; height = image.height; self.channels = channels
+        samples = image.samples; stride = image.channels; unit = 1 / Double(Sample.max)
+        kernel = try gaussianKernel(sigma: sigma)
+        radius = kernel.count / 2
+        rowSources = reflectedIndices(radius: radius, length: height)
+        columnSources = reflectedIndices(radius: radius, length: width)
+        // The rows one output row needs lie within 2r + 1 consecutive source rows.
+        slots = 2 * radius + 2
+        cache = [Double](repeating: 0, count: kernel.count > 1 ? slots * width * channels : 0)
+        cached = [Int](repeating: -1, count: slots)
+        vertical = [Double](repeating: 0, count: width * channels)
+    }
+
+    private static func convert(_ s: UnsafeBufferPointer<Sample>, row y: Int, width: Int, channels: Int, stride: Int,
+                                unit: Double, into out: UnsafeMutablePointer<Double>) {
+        let base = y * width * stride
+        if channels == stride {
+            for i in 0..<(width * channels) { out[i] = Double(s[base + i]) * unit }
+        } else {
+            for x in 0..<width { for c in 0..<channels { out[x * channels + c] = Double(s[base + x * stride + c]) * unit } }
+        }
+    }
+
+    /// Writes smoothed row `y` (`width · channels` values, interleaved) into `out`, which holds
+    /// at least that many.
+    mutating func row(_ y: Int, into out: UnsafeMutablePointer<Double>) {
+        let length = width * channels
+        let (width, channels, stride, unit, r, slots) = (width, channels, stride, unit, radius, slots)
+        if kernel.count <= 1 {
+            samples.withUnsafeBufferPointer { s in
+                Self.convert(s, row: y, width: width, channels: channels, stride: stride, unit: unit, into: out)
+            }
+            return
+        }
+        let (kernel, rowSources, columnSources) = (kernel, rowSources, columnSources)
+        samples.withUnsafeBufferPointer { s in
+            cache.withUnsafeMutableBufferPointer { c in
+                cached.withUnsafeMutableBufferPointer { held in
+                    vertical.withUnsafeMutableBufferPointer { v in
+                        guard let base = c.baseAddress, let tmp = v.baseAddress else { return }
+                        for j in -r...r {
+                            let src = rowSources[y + r + j], slot = src % slots
+                            if held[slot] != src {
+                                Self.convert(s, row: src, width: width, channels: channels, stride: stride, unit: unit,
+                                             into: base + slot * length)
+                                held[slot] = src
+                            }
+                        }
+                        // Axis 0, then axis 1, as gaussianFilter sums them.
+                        func rowStart(_ j: Int) -> UnsafePointer<Double> { UnsafePointer(base + (rowSources[y + r + j] % slots) * length) }
+                        let lower = (0...r).map { rowStart(-$0) }, upper = (0...r).map { rowStart($0) }
+                        symmetricSums(rowStart(0), lower, upper, kernel: kernel, count: length, into: tmp)
+                        let interior = width > 2 * r
+                        if interior {
+                            let centre = UnsafePointer(tmp + r * channels)
+                            let left = (0...r).map { centre - $0 * channels }, right = (0...r).map { centre + $0 * channels }
+                            symmetricSums(centre, left, right, kernel: kernel, count: (width - 2 * r) * channels, into: out + r * channels)
+                        }
+                        // The border pixels (all of them for a narrow row) with reflection,
+                        // as correlateLines sums them.
+                        kernel.withUnsafeBufferPointer { w in
+                            columnSources.withUnsafeBufferPointer { src in
+                                func border(_ x: Int) {
+                                    let centre = x + r
+                                    for ch in 0..<channels {
+                                        var sum = tmp[src[centre] * channels + ch] * w[r]
+                                        for j in Swift.stride(from: r, through: 1, by: -1) {
+                                            sum += (tmp[src[centre - j] * channels + ch] + tmp[src[centre + j] * channels + ch]) * w[r + j]
+                                        }
+                                        out[x * channels + ch] = sum
+                                    }
+                                }
+                                if interior {
+                                    for x in 0..<r { border(x) }
+                                    for x in (width - r)..<width { border(x) }
+                                } else {
+                                    for x in 0..<width { border(x) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

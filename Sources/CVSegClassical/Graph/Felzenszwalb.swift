@@ -35,7 +35,10 @@ import CVSegCore
 /// - Throws: ``CVSegError/invalidArgument(_:)`` for `scale <= 0`, `sigma < 0`, non-finite
 ///   `scale` or `sigma`, or `minSize < 0`.
 /// - Complexity: O(p · r) smoothing (r: kernel radius) and O(p log p) for sorting the 4p edges
-///   of p pixels; union–find is near linear.
+///   of p pixels; union–find is near linear. Memory: about 99 bytes a pixel (float64 smoothed
+///   image, sorted edges, union–find); above 2^24 pixels a streaming path gives the same labels
+///   in about 2 bytes a pixel plus the 4-byte label map, by sweeping the image once for each
+///   chunk of edges (slower: about 100 sweeps).
 ///
 /// References: P. F. Felzenszwalb, D. P. Huttenlocher, "Efficient graph-based image
 /// segmentation", International Journal of Computer Vision 59(2), 2004.
@@ -56,6 +59,9 @@ public func felzenszwalb<Sample: PixelSample>(_ image: Image<Sample>, scale: Dou
     if n == 0 { return LabelMap(width: width, height: height) }
     guard n < 1 << 30 else {
         throw CVSegError.invalidArgument("felzenszwalb: \(width)x\(height) has more than 2^30 pixels")
+    }
+    if n > felzenszwalbStreamingPixels {
+        return try felzenszwalbStreaming(image, scale: scale, sigma: sigma, minSize: minSize)
     }
     let channels = image.layout.isGray ? 1 : 3
     let smooth = try gaussianFilter(unitFloats(image, channels: channels), width: width, height: height,
@@ -116,6 +122,13 @@ public func felzenszwalb<Sample: PixelSample>(_ image: Image<Sample>, scale: Dou
     }
     return LabelMap(width: width, height: height, labels: labels)
 }
+
+/// Above this many pixels (4096², where the whole-image path's ~99 bytes a pixel reach 1.6 GB)
+/// ``felzenszwalb(_:scale:sigma:minSize:)`` runs
+/// ``felzenszwalbStreaming(_:scale:sigma:minSize:chunkEdges:)``: the same labels in about 2
+/// bytes a pixel besides the label map, by sweeping the image again for each chunk of edges
+/// (about 100 sweeps; 2–3× the time of the whole-image path on 4096² and 8192² photos).
+let felzenszwalbStreamingPixels = 1 << 24
 
 /// A union–find element of ``felzenszwalb(_:scale:sigma:minSize:)``: its parent and, at roots,
 /// the set's size and largest merged weight.
@@ -209,64 +222,80 @@ struct SortedEdges {
     /// sort was 40% of the segmentation's time and a 4-pass radix sort on the doubles 20%.
     static func stableSort(_ keys: inout [UInt64], _ values: inout [UInt32]) {
         let n = keys.count
-        @inline(__always) func coarse(_ key: UInt64) -> UInt32 { Float(Double(bitPattern: key)).bitPattern }
         var keys2 = [UInt64](repeating: 0, count: n), values2 = [UInt32](repeating: 0, count: n)
-        var counts = [Int](repeating: 0, count: 1 << 16)
-        for pass in 0..<2 {
-            let shift = UInt32(16 * pass)
-            let first = coarse(keys.first ?? 0) >> shift & 0xFFFF
-            if keys.allSatisfy({ coarse($0) >> shift & 0xFFFF == first }) { continue }
-            counts.withUnsafeMutableBufferPointer { c in
-                keys.withUnsafeBufferPointer { k in
-                    keys2.withUnsafeMutableBufferPointer { k2 in
-                        values.withUnsafeBufferPointer { v in
-                            values2.withUnsafeMutableBufferPointer { v2 in
-                                for i in 0..<c.count { c[i] = 0 }
-                                for i in 0..<n { c[Int(coarse(k[i]) >> shift & 0xFFFF)] += 1 }
-                                var total = 0
-                                for i in 0..<c.count { let v = c[i]; c[i] = total; total += v }
-                                for i in 0..<n {
-                                    let digit = Int(coarse(k[i]) >> shift & 0xFFFF)
-                                    let at = c[digit]
-                                    c[digit] = at + 1
-                                    k2[at] = k[i]
-                                    v2[at] = v[i]
-                                }
-                            }
-                        }
+        keys.withUnsafeMutableBufferPointer { k in
+            values.withUnsafeMutableBufferPointer { v in
+                keys2.withUnsafeMutableBufferPointer { k2 in
+                    values2.withUnsafeMutableBufferPointer { v2 in
+                        guard let k = k.baseAddress, let v = v.baseAddress, let k2 = k2.baseAddress, let v2 = v2.baseAddress else { return }
+                        stableSort(k, v, count: n, scratchKeys: k2, scratchValues: v2)
                     }
                 }
             }
-            swap(&keys, &keys2)
-            swap(&values, &values2)
+        }
+    }
+
+    /// ``stableSort(_:_:)`` on `count` keys and values in place, with scratch room for as many
+    /// (its contents are lost).
+    static func stableSort(_ keysIn: UnsafeMutablePointer<UInt64>, _ valuesIn: UnsafeMutablePointer<UInt32>, count n: Int,
+                           scratchKeys: UnsafeMutablePointer<UInt64>, scratchValues: UnsafeMutablePointer<UInt32>) {
+        @inline(__always) func coarse(_ key: UInt64) -> UInt32 { Float(Double(bitPattern: key)).bitPattern }
+        var (k, v, k2, v2) = (keysIn, valuesIn, scratchKeys, scratchValues)
+        var counts = [Int](repeating: 0, count: 1 << 16)
+        for pass in 0..<2 where n > 0 {
+            let shift = UInt32(16 * pass)
+            let first = coarse(k[0]) >> shift & 0xFFFF
+            var same = true
+            for i in 0..<n where coarse(k[i]) >> shift & 0xFFFF != first { same = false; break }
+            if same { continue }
+            counts.withUnsafeMutableBufferPointer { c in
+                for i in 0..<c.count { c[i] = 0 }
+                for i in 0..<n { c[Int(coarse(k[i]) >> shift & 0xFFFF)] += 1 }
+                var total = 0
+                for i in 0..<c.count { let v = c[i]; c[i] = total; total += v }
+                for i in 0..<n {
+                    let digit = Int(coarse(k[i]) >> shift & 0xFFFF)
+                    let at = c[digit]
+                    c[digit] = at + 1
+                    k2[at] = k[i]
+                    v2[at] = v[i]
+                }
+            }
+            swap(&k, &k2)
+            swap(&v, &v2)
+        }
+        if k != keysIn {
+            keysIn.update(from: k, count: n)
+            valuesIn.update(from: v, count: n)
+            k = keysIn; v = valuesIn
         }
         // Runs of equal coarse keys: sorted by the full key, stably (insertion sort for short
         // runs; smooth images can make long runs, which get an O(L log L) sort by (key, position)).
-        keys.withUnsafeMutableBufferPointer { k in
-            values.withUnsafeMutableBufferPointer { v in
-                var start = 0
-                while start < n {
-                    let c = coarse(k[start])
-                    var end = start + 1
-                    while end < n && coarse(k[end]) == c { end += 1 }
-                    if end - start <= 32 {
-                        for i in (start + 1)..<max(start + 1, end) where k[i] < k[i - 1] {
-                            let (key, value) = (k[i], v[i])
-                            var j = i
-                            while j > start && k[j - 1] > key {
-                                k[j] = k[j - 1]; v[j] = v[j - 1]
-                                j -= 1
-                            }
-                            k[j] = key; v[j] = value
-                        }
-                    } else {
-                        var run = (start..<end).map { (k[$0], $0, v[$0]) }
-                        run.sort { ($0.0, $0.1) < ($1.0, $1.1) }
-                        for (offset, item) in run.enumerated() { k[start + offset] = item.0; v[start + offset] = item.2 }
+        var start = 0
+        while start < n {
+            let c = coarse(k[start])
+            var end = start + 1
+            while end < n && coarse(k[end]) == c { end += 1 }
+            var sorted = true
+            for i in (start + 1)..<max(start + 1, end) where k[i] < k[i - 1] { sorted = false; break }
+            if sorted {
+                // Already in order (every key equal, typically): nothing to do.
+            } else if end - start <= 32 {
+                for i in (start + 1)..<max(start + 1, end) where k[i] < k[i - 1] {
+                    let (key, value) = (k[i], v[i])
+                    var j = i
+                    while j > start && k[j - 1] > key {
+                        k[j] = k[j - 1]; v[j] = v[j - 1]
+                        j -= 1
                     }
-                    start = end
+                    k[j] = key; v[j] = value
                 }
+            } else {
+                var run = (start..<end).map { (k[$0], $0, v[$0]) }
+                run.sort { ($0.0, $0.1) < ($1.0, $1.1) }
+                for (offset, item) in run.enumerated() { k[start + offset] = item.0; v[start + offset] = item.2 }
             }
+            start = end
         }
     }
 }
