@@ -58,9 +58,13 @@ enum ClassicalCoreMethod: String, CaseIterable {
 /// `cvseg-bench --classical-core METHOD --dir DIR [--seeds CSV] [--runs R]`: decodes every PNG
 /// of DIR, then times METHOD over all of them R times (after one warm-up) and prints
 /// `{"method": …, "images": n, "seconds": median, "min": …, "max": …}`.
+///
+/// METHOD `decode` times the decoding alone (every PNG of DIR read and expanded, as `cvseg
+/// segment` reads them): what no cvseg run can go below while its PNGs go through libpng.
 func classicalCore(method name: String, folder: String, seedsFile: String?, runs: Int) throws {
-    guard let method = ClassicalCoreMethod(rawValue: name) else {
-        throw CVSegError.invalidArgument("--classical-core: unknown method \(name); one of "
+    let method = ClassicalCoreMethod(rawValue: name)
+    guard method != nil || name == "decode" else {
+        throw CVSegError.invalidArgument("--classical-core: unknown method \(name); one of decode, "
                                          + ClassicalCoreMethod.allCases.map(\.rawValue).joined(separator: ", "))
     }
     guard let dir = opendir(folder) else {
@@ -74,6 +78,17 @@ func classicalCore(method name: String, folder: String, seedsFile: String?, runs
     closedir(dir)
     files.sort()
     guard !files.isEmpty else { throw CVSegError.invalidArgument("--classical-core: no PNG in \(folder)") }
+    guard let method else {
+        var checksum = 0
+        let (median, times) = try timed(runs: runs) {
+            for file in files {
+                checksum &+= try ImageFile.read(folder + "/" + file, options: DecodeOptions(palette: .expand)).expanded().width
+            }
+        }
+        print("{\"method\": \"decode\", \"images\": \(files.count), \"seconds\": \(median), "
+              + "\"min\": \(times[0]), \"max\": \(times[times.count - 1]), \"checksum\": \(checksum)}")
+        return
+    }
     let images: [AnyImage] = try files.map { file in
         let image = try ImageFile.read(folder + "/" + file, options: DecodeOptions(palette: .expand)).expanded()
         return method.usesGray ? image.grayscale(weights: .bt601) : image
@@ -90,14 +105,22 @@ func classicalCore(method name: String, folder: String, seedsFile: String?, runs
         }
     }
     var checksum = 0
+    let (median, times) = try timed(runs: runs) {
+        for image in images { checksum &+= try method.run(image, seeds: seeds) }
+    }
+    print("{\"method\": \"\(method.rawValue)\", \"images\": \(images.count), \"seconds\": \(median), "
+          + "\"min\": \(times[0]), \"max\": \(times[times.count - 1]), \"checksum\": \(checksum)}")
+}
+
+/// Runs `body` once to warm up, then `runs` times (at least 1): the median and the sorted times.
+private func timed(runs: Int, _ body: () throws -> Void) rethrows -> (Double, [Double]) {
     var times: [Double] = []
     for run in 0...max(runs, 1) {
         let t0 = now()
-        for image in images { checksum &+= try method.run(image, seeds: seeds) }
+        try body()
         if run > 0 { times.append(now() - t0) } // run 0 is the warm-up
     }
     times.sort()
     let median = times.count % 2 == 1 ? times[times.count / 2] : (times[times.count / 2 - 1] + times[times.count / 2]) / 2
-    print("{\"method\": \"\(method.rawValue)\", \"images\": \(images.count), \"seconds\": \(median), "
-          + "\"min\": \(times[0]), \"max\": \(times[times.count - 1]), \"checksum\": \(checksum)}")
+    return (median, times)
 }

@@ -461,6 +461,7 @@ def main():
         shutil.rmtree(args.out)
     args.out.mkdir(parents=True)
     results = []   # (method, size, colour, {tool: (median, single, core_median)}, rss_bpp)
+    decode_best = {}  # (size, colour) -> cvseg's decoding of the set alone, best run, s
     checks = []
     empty = args.out / "empty"
     empty.mkdir()
@@ -524,6 +525,8 @@ def main():
                     if args.core_bench and method["name"] in CORE_METHODS:
                         row["cvseg"] = row["cvseg"][:2] + cvseg_core(args.core_bench, method["name"], folder,
                                                                      seeds_file, 1 if single["cvseg"] else args.runs)
+                    if args.core_bench and (size, colour) not in decode_best:
+                        decode_best[(size, colour)] = cvseg_core(args.core_bench, "decode", folder, None, args.runs)[1]
                     results.append((method, size, colour, row, rss[0] / px))
                     print_row(method, size, colour, row, rss[0] / px, len(files), header=not results[:-1])
                     cmp = method.get("compare")
@@ -547,6 +550,8 @@ def main():
         if args.core_bench:
             print()
             print_core(results)
+            print()
+            print_ceiling(results, decode_best)
 
     if not args.no_memory:
         memory(args, methods, binary)
@@ -671,6 +676,35 @@ def print_core(results):
             verdict = "HOLDS" if held_n == len(ratios) else f"MISSED (worst {worst[0]:.2f}x at {worst[1]}² {worst[2]})"
         print(f"  {name:<12} vs {tool:<13} target {'>= ' + format(tgt, 'g') + 'x' if tgt else '-':<7} "
               f"{held:>5}  worst {worst[0]:.2f}x  median {statistics.median(ratios):.2f}x  {verdict}")
+
+
+def print_ceiling(results, decode_best):
+    """For every end-to-end cell under its target: the ratio cvseg could not exceed even with
+    zero start-up, segmentation and PNG writing, as long as its PNGs are decoded by libpng: the
+    peer's end-to-end median over cvseg's decoding of the same files alone (CVSegBench
+    --classical-core decode, best run, in process)."""
+    print("Ceiling of the missed end-to-end cells: peer end-to-end median / cvseg's libpng decoding of the "
+          "same images alone (best run, in process), the most cvseg could reach if start-up, segmentation "
+          "and writing cost nothing")
+    print(f"{'method':<12} {'vs':<13} {'size':>5} {'colour':<6} {'target':>6} {'ratio':>7} {'decode ms':>10} "
+          f"{'ceiling':>8}  reachable")
+    below = 0
+    missed = 0
+    for method, size, colour, row, _bpp in results:
+        decode = decode_best.get((size, colour))
+        for tool in ("opencv", "scikit-image"):
+            tgt = method["peers"].get(tool, (None, None))[1]
+            if tool not in row or tgt is None or decode is None:
+                continue
+            ratio = row[tool][0] / row["cvseg"][0]
+            if ratio >= tgt:
+                continue
+            missed += 1
+            ceiling = row[tool][0] / decode
+            below += ceiling < tgt
+            print(f"{method['name']:<12} {tool:<13} {size:>5} {colour:<6} {tgt:>6g} {ratio:>6.2f}x "
+                  f"{1000 * decode:>10.1f} {ceiling:>7.2f}x  {'no' if ceiling < tgt else 'yes'}")
+    print(f"{missed} missed cells, {below} of them with a ceiling under the target")
 
 
 def print_cc_marginal(results):
