@@ -126,6 +126,37 @@ private func environmentFlag(_ name: String) -> Bool {
         #expect(throws: CVSegError.self) { _ = try gaussianFilter(values, width: 4, height: 2, sigma: 1) }
     }
 
+    /// ``GaussianRows`` gives, row by row, exactly the whole-image filter's output on the unit
+    /// floats, for gray and RGB(A) samples, 8 and 16 bits, rows narrower than the kernel, sigma 0.
+    @Test func gaussianRowsEqualTheWholeImageFilter() throws {
+        var rng = SplitMix64(state: 31)
+        for (w, h, layout, sigma) in [(37, 23, ColorLayout.gray, 0.8), (5, 9, .rgb, 2.0), (2, 13, .gray, 1.3),
+                                      (40, 3, .rgba, 0.5), (16, 16, .grayAlpha, 0.0), (1, 1, .gray, 0.8)] {
+            let channels = layout.isGray ? 1 : 3
+            let samples = (0..<(w * h * layout.channels)).map { _ in UInt16.random(in: 0...65535, using: &rng) }
+            let sixteen = Image(width: w, height: h, layout: layout, samples: samples)
+            let eight = sixteen.mapSamples { UInt8($0 >> 8) }
+            func check<S: PixelSample>(_ image: Image<S>) throws {
+                var unit = [Double]()
+                for p in 0..<(w * h) {
+                    for c in 0..<channels { unit.append(Double(image.samples[p * layout.channels + c]) * (1 / Double(S.max))) }
+                }
+                let whole = try gaussianFilter(unit, width: w, height: h, channels: channels, sigma: sigma)
+                var rows = try GaussianRows(image, channels: channels, sigma: sigma)
+                let row = UnsafeMutablePointer<Double>.allocate(capacity: w * channels)
+                defer { row.deallocate() }
+                for y in 0..<h {
+                    rows.row(y, into: row)
+                    let got = (0..<(w * channels)).map { row[$0].bitPattern }
+                    let expected = whole[(y * w * channels)..<((y + 1) * w * channels)].map(\.bitPattern)
+                    #expect(got == expected, "\(w)x\(h) \(layout) sigma \(sigma) row \(y)")
+                }
+            }
+            try check(eight)
+            try check(sixteen)
+        }
+    }
+
     // MARK: felzenszwalb against scikit-image
 
     @Test func fixtureHasCases() {
