@@ -35,9 +35,10 @@ func felzenszwalbStreaming<Sample: PixelSample>(_ image: Image<Sample>, scale: D
     labels.withUnsafeMutableBufferPointer { up in
         guard let up = up.baseAddress else { return }
         let forest = ComponentForest(parents: up, count: n)
-        // Chunks get what is left of `budget` bytes once the side table's resident slots are
-        // counted: 32 bytes an edge (12 for the edge, 12 for the sort's copy, 8 for the slot its
-        // merge may take), never less than 2^16 edges.
+        // Before each chunk the side table is compacted if half its slots are free; the chunk
+        // then gets what is left of `budget` bytes once the table's resident slots are counted:
+        // 32 bytes an edge (12 for the edge, 12 for the sort's copy, 8 for the slot its merge
+        // may take), never less than 2^16 edges.
         let budget = 2 * n
         var sweeps = EdgeSweeps(rows) {
             forest.compactIfSparse()
@@ -191,7 +192,8 @@ private final class ComponentForest {
 private struct EdgeSweeps<Sample: PixelSample> {
     var rows: GaussianRows<Sample>
     let offsets: [Int]
-    /// How many edges a chunk may hold now (the memory left to chunks changes as components form).
+    /// How many edges a chunk may hold now (the memory left to chunks changes as components
+    /// form); called once before each chunk is planned, and free to tidy memory first.
     let capacity: () -> Int
 
     init(_ rows: GaussianRows<Sample>, capacity: @escaping () -> Int) {
